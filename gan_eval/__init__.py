@@ -1,0 +1,13 @@
+"""gan-eval: evaluation and bias auditing for generative image models.
+
+>>> import gan_eval
+>>> result = gan_eval.evaluate(gen="samples/", real="builtin:mnist", metrics=["fid", "pr"], extractor="digits")
+>>> result["fid"], result.provenance["n_gen"]
+"""
+
+__version__ = "0.1.0"
+
+from gan_eval.api import EvaluationResult, compute_statistics, evaluate  # noqa: E402
+from gan_eval.errors import GanEvalError  # noqa: E402
+
+__all__ = ["EvaluationResult", "GanEvalError", "compute_statistics", "evaluate", "__version__"]

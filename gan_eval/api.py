@@ -1,0 +1,240 @@
+"""The Python API: everything the CLI does is one call here.
+
+``evaluate(gen, real, metrics)`` extracts features once per side (the real side through the
+cache), computes every requested metric from them, and returns an :class:`EvaluationResult` with
+values and provenance. ``compute_statistics(real, path)`` precomputes a reference file reusable as
+``real=``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from gan_eval import __version__
+from gan_eval._io import write_text_atomic
+from gan_eval.cache import FeatureCache
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors import FeatureExtractor, create_extractor
+from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
+from gan_eval.pipeline import extract_features_cached, resolve_device
+from gan_eval.sources import Source, SourceOptions, open_source
+from gan_eval.statistics import FeatureSet, is_stats_file, load_stats, save_stats
+
+DEFAULT_EXTRACTOR = "inception-v3-compat"
+DEFAULT_SEED = 2020  # torch-fidelity's default, so KID subsets and IS splits match it
+
+
+@dataclass
+class EvaluationResult:
+    """Metric values (``result["fid"]``), provenance and per-metric details."""
+
+    metrics: dict[str, float]
+    provenance: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> float:
+        return self.metrics[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": dict(self.metrics), "provenance": self.provenance}
+
+    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
+        """The JSON document; written atomically to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, sort_keys=False) + "\n"
+        if path is not None:
+            write_text_atomic(path, text)
+        return text
+
+
+def _versions() -> dict[str, str]:
+    try:
+        from importlib.metadata import version
+
+        tfi = version("torch-fidelity")
+    except Exception:  # noqa: BLE001 - provenance must never fail the run
+        tfi = "unknown"
+    return {"gan_eval": __version__, "torch": torch.__version__, "torch_fidelity": tfi, "python": platform.python_version()}
+
+
+def _check_stats_compatible(feature_set: FeatureSet, extractor: FeatureExtractor, path: Any) -> None:
+    meta = feature_set.meta
+    if "extractor" not in meta:
+        warnings.warn(f"{path} carries no provenance (not written by gan-eval); assuming it used {extractor.name} "
+                      f"with the same weights")
+        if feature_set.stats.dim != extractor.feature_dim:
+            raise GanEvalError(f"{path} has {feature_set.stats.dim}-dimensional statistics but {extractor.name} "
+                               f"gives {extractor.feature_dim}")
+        return
+    if meta["extractor"] != extractor.name:
+        raise GanEvalError(f"{path} was computed with extractor {meta['extractor']!r}, not {extractor.name!r}; "
+                           f"pass --extractor {meta['extractor']} or recompute the statistics")
+    if meta.get("weights_sha256") and meta["weights_sha256"] != extractor.weights_sha256:
+        raise GanEvalError(f"{path} was computed with other {extractor.name} weights (sha256 "
+                           f"{meta['weights_sha256'][:12]}…, now {extractor.weights_sha256[:12]}…); recompute it")
+
+
+def _side(
+    spec: Any,
+    role: str,
+    extractor: FeatureExtractor,
+    num_samples: int | None,
+    need_features: bool,
+    cache: FeatureCache | None,
+    source_options: SourceOptions,
+    batch_size: int,
+    seed: int,
+    progress: bool | None,
+) -> FeatureSet:
+    if is_stats_file(spec):
+        if role != "real":
+            raise GanEvalError(f"{spec} is a statistics file; only the real side can be precomputed statistics")
+        feature_set = load_stats(spec, extractor.device)
+        _check_stats_compatible(feature_set, extractor, spec)
+        if need_features and feature_set.features is None:
+            raise GanEvalError(f"{spec} holds only mean and covariance; KID, precision/recall and density/coverage "
+                               f"need features (recompute with `gan-eval stats` without --fid-only)")
+        if num_samples is not None and feature_set.features is not None and num_samples < feature_set.features.shape[0]:
+            warnings.warn("--num-samples does not subsample a statistics file; all of its samples are used")
+        feature_set.meta.setdefault("n", feature_set.stats.n)
+        feature_set.meta["kind"] = "statistics"
+        return feature_set
+    source: Source = open_source(spec, source_options)
+    n = source.resolve_num_samples(num_samples)
+    kwargs = dict(batch_size=batch_size, seed=seed, keep_features=need_features, progress=progress,
+                  label=f"{role}: {source.description}")
+    return extract_features_cached(source, extractor, n, cache if role == "real" else None, **kwargs)
+
+
+def _prepare(extractor: str | FeatureExtractor, weights: str | None, device: str | torch.device) -> FeatureExtractor:
+    if isinstance(extractor, FeatureExtractor):
+        return extractor
+    return create_extractor(extractor, weights=weights, device=resolve_device(device))
+
+
+def evaluate(
+    gen: Any,
+    real: Any = None,
+    metrics: Sequence[str] | str = ("fid",),
+    *,
+    extractor: str | FeatureExtractor = DEFAULT_EXTRACTOR,
+    weights: str | None = None,
+    num_samples: int | None = None,
+    num_real: int | None = None,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    seed: int = DEFAULT_SEED,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    skip_bad_files: bool = False,
+    trust_pickle: bool = False,
+    value_range: tuple[float, float] | None = None,
+    options: MetricOptions | None = None,
+    progress: bool | None = None,
+) -> EvaluationResult:
+    """Evaluate generated images against real ones.
+
+    ``gen``/``real``: a directory, ``.npz``/``.npy`` file, ``builtin:NAME``, ``package.module:function``,
+    a uint8 tensor/array, a DataLoader, or an object with ``sample(n, generator)``; ``real`` may also
+    be a statistics file from :func:`compute_statistics`. ``value_range`` declares the range of float
+    in-memory images (e.g. ``(-1, 1)``). ``metrics``: any of ``fid, is, kid, pr, dc``.
+    ``num_samples`` caps the generated side (default: all of a finite source, 10,000 from a
+    generator); ``num_real`` caps the real side (default: all).
+    """
+    started = time.perf_counter()
+    specs = get_metrics(metrics)
+    options = options or MetricOptions(seed=seed)
+    options.seed = seed
+    fe = _prepare(extractor, weights, device)
+    if any(s.needs_logits for s in specs) and not fe.has_logits:
+        raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
+    needs_real = any(s.needs_real for s in specs)
+    if needs_real and real is None:
+        raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
+    need_features = any(s.needs_features for s in specs)
+    source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range)
+    feature_cache = FeatureCache(cache_dir) if cache else None
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        common = dict(extractor=fe, cache=feature_cache, source_options=source_options, batch_size=batch_size,
+                      seed=seed, progress=progress)
+        real_set = (_side(real, "real", num_samples=num_real, need_features=need_features, **common)
+                    if needs_real else None)
+        gen_set = _side(gen, "gen", num_samples=num_samples,
+                        need_features=need_features or any(s.needs_logits for s in specs), **common)
+        ctx = MetricContext(gen_set, real_set, options)
+        values = compute_metrics(specs, ctx)
+        caught = list(dict.fromkeys(str(w.message) for w in recorded))
+    for message in caught:
+        warnings.warn(message, stacklevel=2)
+    provenance = {
+        **fe.describe(),
+        "official_weights": getattr(fe, "official_weights", None),
+        "device": str(fe.device),
+        "seed": seed,
+        "n_gen": gen_set.n,
+        "n_real": real_set.n if real_set is not None else None,
+        "gen": _public_meta(gen_set.meta),
+        "real": _public_meta(real_set.meta) if real_set is not None else None,
+        "metric_options": {
+            "is_splits": options.is_splits, "kid_subsets": options.kid_subsets,
+            "kid_subset_size": ctx.details.get("kid", {}).get("subset_size", options.kid_subset_size),
+            "pr_k": options.pr_k, "pr_inside": "<=", "dc_k": options.dc_k, "dc_inside": "<",
+            "covariance_divisor": "N-1",
+        },
+        "fid_method": ctx.details.get("fid", {}).get("method"),
+        "versions": _versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "warnings": caught,
+    }
+    return EvaluationResult(values, provenance, ctx.details, caught)
+
+
+def _public_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = ("source", "kind", "n", "cache", "content_sha256", "conversions", "skipped_files", "extract_seconds")
+    return {k: meta[k] for k in keys if k in meta}
+
+
+def compute_statistics(
+    real: Any,
+    output: str | Path,
+    *,
+    extractor: str | FeatureExtractor = DEFAULT_EXTRACTOR,
+    weights: str | None = None,
+    num_samples: int | None = None,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    seed: int = DEFAULT_SEED,
+    fid_only: bool = False,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    skip_bad_files: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Extract reference features once and write them to ``output`` (``.npz``); returns the file's metadata.
+
+    The file holds ``mu``/``sigma`` (pytorch-fid compatible), the float64 sums, and unless
+    ``fid_only`` the features and logits, so KID, precision/recall and density/coverage can use it.
+    """
+    fe = _prepare(extractor, weights, device)
+    feature_cache = FeatureCache(cache_dir) if cache else None
+    feature_set = _side(real, "real", fe, num_samples, need_features=not fid_only, cache=feature_cache,
+                        source_options=SourceOptions(skip_bad_files=skip_bad_files), batch_size=batch_size,
+                        seed=seed, progress=progress)
+    if fid_only:
+        feature_set.features = feature_set.logits = None
+    meta = {**fe.describe(), **_public_meta(feature_set.meta), "versions": _versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    save_stats(output, feature_set, meta)
+    return meta

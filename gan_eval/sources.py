@@ -1,0 +1,445 @@
+"""Image sources: everything that can be evaluated, turned into batches of ``uint8`` ``N×3×H×W`` images.
+
+Kinds: a directory of images (recursive), a ``.npz``/``.npy`` uint8 array, ``builtin:NAME``, a
+``package.module:function`` returning a generator object, and — from Python — in-memory tensors,
+arrays and DataLoaders. :func:`open_source` resolves a spec through a list of resolvers, so later
+kinds (generator checkpoints) slot in with :func:`register_source_resolver`.
+
+Conversions, recorded in ``Source.conversions``: grey is repeated to RGB, an alpha channel is
+dropped (as PIL's ``convert("RGB")`` and torch-fidelity do). Mixed image sizes are allowed: each
+image reaches the extractor at its native size and the extractor resizes it (no crop); a batch is
+cut where the size changes, so results do not depend on how sizes are mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import warnings
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from gan_eval.errors import GanEvalError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+DEFAULT_GENERATOR_SAMPLES = 10_000
+BUILTINS = {"mnist": "all", "mnist-train": "train", "mnist-heldout": "heldout"}
+
+
+@runtime_checkable
+class SampleableGenerator(Protocol):
+    """What ``package.module:function`` must return.
+
+    ``sample(n, generator)`` returns ``n`` images ``n×C×H×W`` (C = 1 or 3), either ``uint8`` or float
+    in ``output_range`` (for example ``(-1, 1)``), drawing all randomness from ``generator``.
+    """
+
+    output_range: tuple[float, float]
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor: ...
+
+
+def to_uint8(images: torch.Tensor, value_range: tuple[float, float] | None) -> torch.Tensor:
+    """Quantise images to ``uint8`` (round to nearest, clamp) and bring them to ``N×3×H×W``.
+
+    ``value_range`` is required for float input; ``uint8`` input must not pass one other than (0, 255).
+    NaN or infinite values are an error, never silently clamped.
+    """
+    if not isinstance(images, torch.Tensor):
+        images = torch.as_tensor(np.asarray(images))
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4:
+        raise GanEvalError(f"expected images N×C×H×W, got shape {tuple(images.shape)}")
+    if images.dtype != torch.uint8:
+        if not images.is_floating_point():
+            raise GanEvalError(f"images must be uint8 or float, got {images.dtype}")
+        if value_range is None:
+            raise GanEvalError("float images need a declared value range, e.g. value_range=(-1, 1)")
+        if not torch.isfinite(images).all():
+            bad = int((~torch.isfinite(images)).sum())
+            raise GanEvalError(f"generator output contains {bad} NaN or infinite values")
+        lo, hi = float(value_range[0]), float(value_range[1])
+        if not hi > lo:
+            raise GanEvalError(f"invalid value range {value_range}")
+        images = ((images.float() - lo) * (255.0 / (hi - lo))).round_().clamp_(0, 255).to(torch.uint8)
+    channels = images.shape[1]
+    if channels == 1:
+        images = images.expand(-1, 3, -1, -1)
+    elif channels == 4:
+        images = images[:, :3]
+    elif channels != 3:
+        raise GanEvalError(f"images have {channels} channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)")
+    return images.contiguous()
+
+
+class Source(ABC):
+    """A finite or endless supply of images.
+
+    ``length`` is ``None`` for endless sources (generators). ``content_hash`` identifies the exact
+    pixels for caching, or is ``None`` when the source cannot be hashed (generators, loaders).
+    """
+
+    description: str = ""
+    kind: str = ""
+
+    def __init__(self) -> None:
+        self.conversions: Counter[str] = Counter()
+        self.skipped_files: list[str] = []
+
+    @property
+    @abstractmethod
+    def length(self) -> int | None: ...
+
+    @abstractmethod
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        """Yield ``uint8`` ``N×3×H×W`` batches, ``num_samples`` images in all."""
+
+    def content_hash(self) -> str | None:
+        return None
+
+    def resolve_num_samples(self, num_samples: int | None) -> int:
+        """The number of images to draw; all of a finite source by default."""
+        if self.length is None:
+            n = DEFAULT_GENERATOR_SAMPLES if num_samples is None else int(num_samples)
+        elif num_samples is None:
+            n = self.length
+        elif num_samples > self.length:
+            raise GanEvalError(f"--num-samples {num_samples} is larger than {self.description}, which has {self.length} images")
+        else:
+            n = int(num_samples)
+        if n < 2:
+            raise GanEvalError(f"{self.description} gives {n} image(s); at least 2 are needed")
+        return n
+
+
+class ArraySource(Source):
+    """Images held in memory: ``N×H×W`` grey, ``N×H×W×C`` or ``N×C×H×W`` (C in 1, 3, 4)."""
+
+    kind = "array"
+
+    def __init__(self, array: np.ndarray | torch.Tensor, description: str, value_range: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+        tensor = tensor.detach().cpu()
+        if tensor.dim() == 4 and tensor.shape[-1] in (1, 3, 4) and tensor.shape[1] not in (1, 3, 4):
+            tensor = tensor.permute(0, 3, 1, 2)  # NHWC -> NCHW
+        elif tensor.dim() not in (3, 4):
+            raise GanEvalError(f"{description}: expected images N×H×W, N×H×W×C or N×C×H×W, got shape {tuple(tensor.shape)}")
+        if tensor.dtype != torch.uint8 and value_range is None:
+            raise GanEvalError(f"{description}: arrays must be uint8 (got {tensor.dtype}); pass a value range for float images")
+        channels = tensor.shape[1] if tensor.dim() == 4 else 1
+        if channels not in (1, 3, 4):
+            raise GanEvalError(f"{description}: images have {channels} channels; expected 1, 3 or 4")
+        if channels == 1:
+            self.conversions["grey->rgb"] = int(tensor.shape[0])
+        elif channels == 4:
+            self.conversions["rgba->rgb (alpha dropped)"] = int(tensor.shape[0])
+        self.tensor = tensor
+        self.value_range = value_range
+        self.description = description
+
+    @property
+    def length(self) -> int:
+        return int(self.tensor.shape[0])
+
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        for start in range(0, num_samples, batch_size):
+            yield to_uint8(self.tensor[start : min(start + batch_size, num_samples)], self.value_range)
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256(f"array:{tuple(self.tensor.shape)}:{self.tensor.dtype}:{self.value_range}".encode())
+        digest.update(self.tensor.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+
+@dataclass
+class _ImageFile:
+    path: Path
+    rel: str
+
+
+class DirectorySource(Source):
+    """Every image file under a directory (recursive, sorted by relative path, symlinks followed)."""
+
+    kind = "directory"
+
+    def __init__(self, root: str | os.PathLike, skip_bad_files: bool = False) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.description = f"directory {self.root}"
+        if not self.root.is_dir():
+            raise GanEvalError(f"{self.root} is not a directory")
+        self.skip_bad_files = skip_bad_files
+        files = []
+        for dirpath, _dirs, names in os.walk(self.root, followlinks=True):
+            for name in names:
+                if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+                    path = Path(dirpath) / name
+                    files.append(_ImageFile(path, path.relative_to(self.root).as_posix()))
+        self.files = sorted(files, key=lambda f: f.rel)
+        if not self.files:
+            raise GanEvalError(f"{self.root} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
+
+    @property
+    def length(self) -> int:
+        return len(self.files)
+
+    def _decode(self, item: _ImageFile) -> torch.Tensor | None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(item.path) as img:
+                mode = img.mode
+                if mode != "RGB":
+                    self.conversions[f"{mode}->RGB"] += 1
+                array = np.asarray(img.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            if self.skip_bad_files:
+                self.skipped_files.append(item.rel)
+                return None
+            raise GanEvalError(
+                f"cannot read image {item.path}: {str(exc).splitlines()[0] or type(exc).__name__} "
+                f"(use --skip-bad-files to skip unreadable files)"
+            ) from None
+        return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        pending: list[torch.Tensor] = []
+        emitted = 0
+        for item in self.files:
+            if emitted + len(pending) >= num_samples:
+                break
+            image = self._decode(item)
+            if image is None:
+                continue
+            if pending and (len(pending) >= batch_size or pending[0].shape != image.shape):
+                emitted += len(pending)
+                yield torch.stack(pending)
+                pending = []
+            pending.append(image)
+        if pending:
+            yield torch.stack(pending)
+        if self.skipped_files:
+            warnings.warn(f"skipped {len(self.skipped_files)} unreadable file(s) in {self.root}: "
+                          f"{', '.join(self.skipped_files[:5])}{' …' if len(self.skipped_files) > 5 else ''}")
+
+    def content_hash(self) -> str:
+        """SHA-256 over every file's relative path and bytes: any changed, added or removed image changes it."""
+        digest = hashlib.sha256(b"directory-v1")
+        for item in self.files:
+            digest.update(item.rel.encode() + b"\0")
+            with open(item.path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    digest.update(block)
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+
+class GeneratorSource(Source):
+    """An object with ``sample(n, generator)`` and ``output_range``; endless, seeded, never cached."""
+
+    kind = "generator"
+
+    def __init__(self, model: Any, description: str) -> None:
+        super().__init__()
+        if not callable(getattr(model, "sample", None)):
+            raise GanEvalError(f"{description} has no sample(n, generator) method")
+        self.model = model
+        self.value_range = getattr(model, "output_range", None)
+        self.description = description
+
+    @property
+    def length(self) -> None:
+        return None
+
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        rng = torch.Generator().manual_seed(seed)
+        if hasattr(self.model, "eval"):
+            self.model.eval()
+        with torch.no_grad():
+            for start in range(0, num_samples, batch_size):
+                n = min(batch_size, num_samples - start)
+                images = self.model.sample(n, rng)
+                if not isinstance(images, torch.Tensor) or images.shape[0] != n:
+                    raise GanEvalError(f"{self.description}: sample({n}, generator) must return a tensor of {n} images")
+                if images.dtype == torch.uint8:
+                    yield to_uint8(images.cpu(), None)
+                else:
+                    yield to_uint8(images.detach().cpu(), self.value_range)
+
+
+class LoaderSource(Source):
+    """Batches from any iterable (e.g. a ``DataLoader``); a batch may be a tensor or ``(images, labels)``."""
+
+    kind = "loader"
+
+    def __init__(self, loader: Iterable, description: str = "data loader", value_range: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        self.loader = loader
+        self.value_range = value_range
+        self.description = description
+        try:
+            self._length: int | None = len(loader.dataset)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            self._length = None
+
+    @property
+    def length(self) -> int | None:
+        return self._length
+
+    def resolve_num_samples(self, num_samples: int | None) -> int:
+        if num_samples is None and self._length is None:
+            raise GanEvalError(f"{self.description} has no known length; pass num_samples")
+        return super().resolve_num_samples(num_samples)
+
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        seen = 0
+        for batch in self.loader:
+            if isinstance(batch, (tuple, list)):
+                batch = batch[0]
+            batch = to_uint8(batch if isinstance(batch, torch.Tensor) else torch.as_tensor(np.asarray(batch)),
+                             None if getattr(batch, "dtype", None) == torch.uint8 else self.value_range)
+            batch = batch[: num_samples - seen]
+            seen += batch.shape[0]
+            yield batch
+            if seen >= num_samples:
+                return
+        if seen < num_samples:
+            raise GanEvalError(f"{self.description} ran out after {seen} images; {num_samples} were requested")
+
+
+# --- resolving user specs ----------------------------------------------------------------------------
+
+Resolver = Callable[[Any, "SourceOptions"], "Source | None"]
+_RESOLVERS: list[Resolver] = []
+_FUNCTION_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass
+class SourceOptions:
+    """User choices that affect how a spec is opened."""
+
+    skip_bad_files: bool = False
+    trust_pickle: bool = False
+    value_range: tuple[float, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def register_source_resolver(resolver: Resolver, first: bool = True) -> Resolver:
+    """Add a resolver ``f(spec, options) -> Source | None``; ``None`` means "not mine"."""
+    if not callable(resolver):
+        raise TypeError("a source resolver must be callable")
+    _RESOLVERS.insert(0 if first else len(_RESOLVERS), resolver)
+    return resolver
+
+
+def open_source(spec: Any, options: SourceOptions | None = None) -> Source:
+    """Turn a user spec (string, path, array, tensor, loader, generator object) into a :class:`Source`."""
+    options = options or SourceOptions()
+    for resolver in _RESOLVERS:
+        source = resolver(spec, options)
+        if source is not None:
+            return source
+    raise GanEvalError(
+        f"cannot use {spec!r} as an image source: expected a directory, a .npz/.npy array, builtin:NAME "
+        f"({', '.join(BUILTINS)}), or package.module:function"
+    )
+
+
+def _resolve_objects(spec: Any, options: SourceOptions) -> Source | None:
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, (torch.Tensor, np.ndarray)):
+        return ArraySource(spec, f"in-memory array {tuple(spec.shape)}", options.value_range)
+    if isinstance(spec, torch.utils.data.DataLoader):
+        return LoaderSource(spec, value_range=options.value_range)
+    if not isinstance(spec, (str, os.PathLike)) and callable(getattr(spec, "sample", None)):
+        return GeneratorSource(spec, type(spec).__name__)
+    return None
+
+
+def _resolve_builtin(spec: Any, options: SourceOptions) -> Source | None:
+    if not (isinstance(spec, str) and spec.startswith("builtin:")):
+        return None
+    name = spec.split(":", 1)[1]
+    if name not in BUILTINS:
+        raise GanEvalError(f"unknown builtin {name!r}; available: {', '.join('builtin:' + b for b in BUILTINS)}")
+    from gan_eval.mnist import load_mnist
+
+    images, _labels = load_mnist(BUILTINS[name])
+    source = ArraySource(images, spec)
+    source.kind = "builtin"
+    return source
+
+
+def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
+    if not isinstance(spec, (str, os.PathLike)):
+        return None
+    path = Path(spec)
+    if path.is_dir():
+        return DirectorySource(path, skip_bad_files=options.skip_bad_files)
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".npy"):
+        if not path.is_file():
+            raise GanEvalError(f"{path} does not exist")
+        return ArraySource(load_image_array(path), f"array file {path}")
+    if suffix in (".pkl", ".pickle") and path.is_file():
+        if not options.trust_pickle:
+            raise GanEvalError(f"{path} is a pickle, which can run arbitrary code when loaded; it was not opened "
+                               f"(pass --trust-pickle only for files you trust)")
+    if isinstance(spec, str) and _FUNCTION_SPEC.match(spec) and not path.exists():
+        return None  # package.module:function, handled below
+    if not path.exists():
+        raise GanEvalError(f"{path} does not exist")
+    return None
+
+
+def load_image_array(path: Path) -> np.ndarray:
+    """The uint8 image array of a ``.npy`` file or of the single (or ``images``/``arr_0``) entry of a ``.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if isinstance(data, np.ndarray):
+                array = data
+            else:
+                keys = list(data.keys())
+                key = next((k for k in ("images", "arr_0", "x") if k in keys), keys[0] if len(keys) == 1 else None)
+                if key is None:
+                    raise GanEvalError(f"{path} holds several arrays ({', '.join(keys)}); name one 'images'")
+                array = data[key]
+    except GanEvalError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise GanEvalError(f"cannot read array file {path}: {str(exc).splitlines()[0]}") from None
+    if array.dtype != np.uint8:
+        raise GanEvalError(f"{path}: image arrays must be uint8, got {array.dtype}")
+    return array
+
+
+def _resolve_function(spec: Any, options: SourceOptions) -> Source | None:
+    if not (isinstance(spec, str) and _FUNCTION_SPEC.match(spec)):
+        return None
+    module_name, func_name = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise GanEvalError(f"cannot import {module_name!r} for {spec}: {exc}") from None
+    factory = getattr(module, func_name, None)
+    if not callable(factory):
+        raise GanEvalError(f"{spec}: {module_name} has no callable {func_name!r}")
+    model = factory()
+    if isinstance(model, Source):
+        return model
+    return GeneratorSource(model, spec)
+
+
+for _resolver in (_resolve_objects, _resolve_builtin, _resolve_path, _resolve_function):
+    register_source_resolver(_resolver, first=False)

@@ -1,0 +1,55 @@
+"""A plain-text table of an evaluation result, for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LABELS = {
+    "fid": "FID",
+    "is_mean": "Inception Score (mean)",
+    "is_std": "Inception Score (std over splits)",
+    "kid_mean": "KID (mean)",
+    "kid_std": "KID (std over subsets)",
+    "precision": "Precision",
+    "recall": "Recall",
+    "density": "Density",
+    "coverage": "Coverage",
+}
+
+
+def _format_value(value: float) -> str:
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.4e}"
+    return f"{value:.6g}" if abs(value) >= 1000 else f"{value:.6f}"
+
+
+def format_result_table(result: Any) -> str:
+    """Metrics with labels, then the provenance a reader needs to compare numbers (N, extractor, seed)."""
+    metrics: dict[str, float] = result.metrics
+    p: dict[str, Any] = result.provenance
+    width = max(len(LABELS.get(k, k)) for k in metrics) if metrics else 10
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
+    lines += [f"{LABELS.get(k, k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
+    real = p.get("real") or {}
+    gen = p.get("gen") or {}
+    lines.append("")
+    lines.append(f"generated: {gen.get('source', '?')} (N={p.get('n_gen')})")
+    if real:
+        cache = f", cache {real['cache']}" if real.get("cache") else ""
+        lines.append(f"real:      {real.get('source', '?')} (N={p.get('n_real')}{cache})")
+    weights = (p.get("weights_sha256") or "")[:12]
+    lines.append(f"extractor: {p.get('extractor')} (weights sha256 {weights}…, {p.get('weights_origin')}); "
+                 f"device {p.get('device')}; seed {p.get('seed')}")
+    opts = p.get("metric_options", {})
+    notes = []
+    if "precision" in metrics:
+        notes.append(f"P/R k={opts.get('pr_k')} ({opts.get('pr_inside')})")
+    if "density" in metrics:
+        notes.append(f"D/C k={opts.get('dc_k')} ({opts.get('dc_inside')})")
+    if "kid_mean" in metrics:
+        notes.append(f"KID {opts.get('kid_subsets')}×{opts.get('kid_subset_size')}")
+    if "is_mean" in metrics:
+        notes.append(f"IS {opts.get('is_splits')} splits")
+    if notes:
+        lines.append("conventions: " + "; ".join(notes))
+    return "\n".join(lines)
