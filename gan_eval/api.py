@@ -27,7 +27,7 @@ from gan_eval.extractors import FeatureExtractor, create_extractor
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
 from gan_eval.pipeline import extract_features_cached, resolve_device
 from gan_eval.sources import Source, SourceOptions, open_source
-from gan_eval.statistics import FeatureSet, is_stats_file, load_stats, save_stats
+from gan_eval.statistics import FeatureSet, FeatureStats, is_stats_file, load_stats, save_stats
 
 DEFAULT_EXTRACTOR = "inception-v3-compat"
 DEFAULT_SEED = 2020  # torch-fidelity's default, so KID subsets and IS splits match it
@@ -83,36 +83,62 @@ def _check_stats_compatible(feature_set: FeatureSet, extractor: FeatureExtractor
                            f"{meta['weights_sha256'][:12]}…, now {extractor.weights_sha256[:12]}…); recompute it")
 
 
-def _side(
-    spec: Any,
-    role: str,
+@dataclass
+class _OpenedSide:
+    """A side validated before any expensive work: a source with its sample count, or a statistics file."""
+
+    role: str
+    spec: Any
+    source: Source | None = None
+    num_samples: int = 0
+    stats: FeatureSet | None = None
+
+
+def _open_side(spec: Any, role: str, num_samples: int | None, source_options: SourceOptions) -> _OpenedSide:
+    if is_stats_file(spec):
+        if role != "real":
+            raise GanEvalError(f"{spec} is a statistics file; only the real side can be precomputed statistics")
+        feature_set = load_stats(spec)
+        if num_samples is not None:
+            warnings.warn("--num-real does not subsample a statistics file; all of its samples are used")
+        feature_set.meta.setdefault("n", feature_set.stats.n)
+        feature_set.meta["kind"] = "statistics"
+        return _OpenedSide(role, spec, stats=feature_set)
+    source = open_source(spec, source_options)
+    return _OpenedSide(role, spec, source=source, num_samples=source.resolve_num_samples(num_samples))
+
+
+def _side_features(
+    side: _OpenedSide,
     extractor: FeatureExtractor,
-    num_samples: int | None,
     need_features: bool,
     cache: FeatureCache | None,
-    source_options: SourceOptions,
     batch_size: int,
     seed: int,
     progress: bool | None,
 ) -> FeatureSet:
-    if is_stats_file(spec):
-        if role != "real":
-            raise GanEvalError(f"{spec} is a statistics file; only the real side can be precomputed statistics")
-        feature_set = load_stats(spec, extractor.device)
-        _check_stats_compatible(feature_set, extractor, spec)
+    if side.stats is not None:
+        feature_set = side.stats
+        _check_stats_compatible(feature_set, extractor, side.spec)
         if need_features and feature_set.features is None:
-            raise GanEvalError(f"{spec} holds only mean and covariance; KID, precision/recall and density/coverage "
-                               f"need features (recompute with `gan-eval stats` without --fid-only)")
-        if num_samples is not None and feature_set.features is not None and num_samples < feature_set.features.shape[0]:
-            warnings.warn("--num-samples does not subsample a statistics file; all of its samples are used")
-        feature_set.meta.setdefault("n", feature_set.stats.n)
-        feature_set.meta["kind"] = "statistics"
-        return feature_set
-    source: Source = open_source(spec, source_options)
-    n = source.resolve_num_samples(num_samples)
-    kwargs = dict(batch_size=batch_size, seed=seed, keep_features=need_features, progress=progress,
-                  label=f"{role}: {source.description}")
-    return extract_features_cached(source, extractor, n, cache if role == "real" else None, **kwargs)
+            raise GanEvalError(f"{side.spec} holds only mean and covariance; KID, precision/recall and "
+                               f"density/coverage need features (recompute with `gan-eval stats` without --fid-only)")
+        stats = feature_set.stats
+        moved = FeatureStats(stats.dim, extractor.device).merge(stats)
+        return FeatureSet(moved, _to(feature_set.features, extractor.device), _to(feature_set.logits, extractor.device),
+                          feature_set.meta)
+    # With no more samples than dimensions FID is computed exactly from the features (nuclear norm),
+    # so keep them; they are small then.
+    keep = need_features or side.num_samples <= extractor.feature_dim
+    return extract_features_cached(
+        side.source, extractor, side.num_samples, cache if side.role == "real" else None,
+        batch_size=batch_size, seed=seed, keep_features=keep, progress=progress,
+        label=f"{side.role}: {side.source.description}",
+    )
+
+
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
 
 
 def _prepare(extractor: str | FeatureExtractor, weights: str | None, device: str | torch.device) -> FeatureExtractor:
@@ -154,24 +180,25 @@ def evaluate(
     specs = get_metrics(metrics)
     options = options or MetricOptions(seed=seed)
     options.seed = seed
-    fe = _prepare(extractor, weights, device)
-    if any(s.needs_logits for s in specs) and not fe.has_logits:
-        raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
     needs_real = any(s.needs_real for s in specs)
     if needs_real and real is None:
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
+    needs_logits = any(s.needs_logits for s in specs)
     need_features = any(s.needs_features for s in specs)
     source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range)
     feature_cache = FeatureCache(cache_dir) if cache else None
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as recorded:
         warnings.simplefilter("always")
-        common = dict(extractor=fe, cache=feature_cache, source_options=source_options, batch_size=batch_size,
-                      seed=seed, progress=progress)
-        real_set = (_side(real, "real", num_samples=num_real, need_features=need_features, **common)
-                    if needs_real else None)
-        gen_set = _side(gen, "gen", num_samples=num_samples,
-                        need_features=need_features or any(s.needs_logits for s in specs), **common)
+        # Validate both sides before loading the network or extracting anything.
+        real_side = _open_side(real, "real", num_real, source_options) if needs_real else None
+        gen_side = _open_side(gen, "gen", num_samples, source_options)
+        fe = _prepare(extractor, weights, device)
+        if needs_logits and not fe.has_logits:
+            raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
+        common = dict(extractor=fe, cache=feature_cache, batch_size=batch_size, seed=seed, progress=progress)
+        real_set = _side_features(real_side, need_features=need_features, **common) if real_side else None
+        gen_set = _side_features(gen_side, need_features=need_features or needs_logits, **common)
         ctx = MetricContext(gen_set, real_set, options)
         values = compute_metrics(specs, ctx)
         caught = list(dict.fromkeys(str(w.message) for w in recorded))
@@ -227,11 +254,13 @@ def compute_statistics(
     The file holds ``mu``/``sigma`` (pytorch-fid compatible), the float64 sums, and unless
     ``fid_only`` the features and logits, so KID, precision/recall and density/coverage can use it.
     """
+    side = _open_side(real, "real", num_samples, SourceOptions(skip_bad_files=skip_bad_files))
+    if side.stats is not None:
+        raise GanEvalError(f"{real} is already a statistics file")
     fe = _prepare(extractor, weights, device)
     feature_cache = FeatureCache(cache_dir) if cache else None
-    feature_set = _side(real, "real", fe, num_samples, need_features=not fid_only, cache=feature_cache,
-                        source_options=SourceOptions(skip_bad_files=skip_bad_files), batch_size=batch_size,
-                        seed=seed, progress=progress)
+    feature_set = _side_features(side, fe, need_features=not fid_only, cache=feature_cache, batch_size=batch_size,
+                                 seed=seed, progress=progress)
     if fid_only:
         feature_set.features = feature_set.logits = None
     meta = {**fe.describe(), **_public_meta(feature_set.meta), "versions": _versions(),

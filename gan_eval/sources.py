@@ -128,7 +128,9 @@ class ArraySource(Source):
 
     def __init__(self, array: np.ndarray | torch.Tensor, description: str, value_range: tuple[float, float] | None = None) -> None:
         super().__init__()
-        tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+        if isinstance(array, np.ndarray):
+            array = np.array(array) if not array.flags.writeable else np.ascontiguousarray(array)
+        tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
         tensor = tensor.detach().cpu()
         if tensor.dim() == 4 and tensor.shape[-1] in (1, 3, 4) and tensor.shape[1] not in (1, 3, 4):
             tensor = tensor.permute(0, 3, 1, 2)  # NHWC -> NCHW
@@ -406,10 +408,11 @@ def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
 def load_image_array(path: Path) -> np.ndarray:
     """The uint8 image array of a ``.npy`` file or of the single (or ``images``/``arr_0``) entry of a ``.npz``."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if isinstance(data, np.ndarray):
-                array = data
-            else:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            array = loaded
+        else:
+            with loaded as data:
                 keys = list(data.keys())
                 key = next((k for k in ("images", "arr_0", "x") if k in keys), keys[0] if len(keys) == 1 else None)
                 if key is None:

@@ -73,7 +73,7 @@ def fraction_inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.T
         inside[rows] |= (d <= radii[None, cols]).any(dim=1)
 
     _reduce_pairs(queries, centres, tile, on_tile)
-    return float(inside.float().mean())
+    return float(inside.double().mean())
 
 
 def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE) -> tuple[float, float]:
@@ -98,5 +98,5 @@ def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k:
 
     _reduce_pairs(features_gen, features_real, tile, on_tile)
     density = float(counts) / (k * features_gen.shape[0])
-    coverage = float((nearest_gen < real_radii).float().mean())
+    coverage = float((nearest_gen < real_radii).double().mean())
     return density, coverage
