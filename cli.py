@@ -6,6 +6,7 @@ Errors the user can fix end with one line on stderr and exit code 1 (never a tra
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import warnings
 from typing import Any, Callable
@@ -64,6 +65,13 @@ def _source_options(func: Callable) -> Callable:
         click.option("--trust-pickle", is_flag=True, help="Allow pickle files (they can run code; only for files you trust)."),
         click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
                      help="Also write the metrics and provenance as JSON to this file."),
+        click.option("--truncation", type=float, default=None,
+                     help="Generator checkpoints: ψ toward the average w, or the truncated-normal threshold (by model)."),
+        click.option("--class", "label", type=click.IntRange(min=0), default=None,
+                     help="Conditional checkpoints: generate only this class."),
+        click.option("--source", default=None, help="Image-to-image checkpoints: the images to translate (DIR, .npz, builtin:...)."),
+        click.option("--paired", is_flag=True, help="With --source: the i-th translation's target is the i-th --real image "
+                     "(adds L1, PSNR, SSIM)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars and no warnings; only the table."),
     ]
     for option in reversed(options):
@@ -74,7 +82,8 @@ def _source_options(func: Callable) -> Callable:
 def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: str | None, num_samples: int | None,
                     num_real: int | None, batch_size: int, device: str, seed: int, kid_subsets: int,
                     kid_subset_size: int, no_cache: bool, cache_dir: str | None, skip_bad_files: bool,
-                    trust_pickle: bool, json_path: str | None, quiet: bool) -> None:
+                    trust_pickle: bool, json_path: str | None, quiet: bool, truncation: float | None,
+                    label: int | None, source: str | None, paired: bool) -> None:
     if quiet:
         warnings.simplefilter("ignore")
     result = gan_eval.evaluate(
@@ -82,7 +91,7 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
         num_real=num_real, batch_size=batch_size, device=device, seed=seed, cache=not no_cache, cache_dir=cache_dir,
         skip_bad_files=skip_bad_files, trust_pickle=trust_pickle,
         options=MetricOptions(kid_subsets=kid_subsets, kid_subset_size=kid_subset_size),
-        progress=False if quiet else None,
+        progress=False if quiet else None, truncation=truncation, label=label, source=source, paired=paired,
     )
     from reports import format_result_table
 
@@ -148,6 +157,121 @@ def stats(real: str, output: str, extractor: str, weights: str | None, num_sampl
     )
     click.echo(f"wrote {output}: {meta['n']} images, {meta['extractor']} ({meta['feature_dim']} features)"
                f"{', mean/covariance only' if fid_only else ''}")
+
+
+def _parse_assignments(pairs: tuple[str, ...]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise GanEvalError(f"--set expects KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            values[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key.strip()] = raw
+    return values
+
+
+def _parse_json_object(text: str | None, flag: str) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GanEvalError(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise GanEvalError(f"{flag} must be a JSON object, e.g. '{{\"hidden_dim\": 16}}'")
+    return value
+
+
+@main.command()
+@click.argument("recipe")
+@click.option("--data", default="builtin:mnist-train", show_default=True,
+              help="Training images: builtin:mnist[-train|-heldout] (with labels) or a directory/array.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (.safetensors).")
+@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Generator updates.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="[default: the recipe's]")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N] (auto picks CUDA when present).")
+@click.option("--resume", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Continue from a checkpoint written by `gan-eval train` (needs its .train.pt beside it).")
+@click.option("--sample-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Write a sample grid every N steps into OUTPUT_samples/ (0: off).")
+@click.option("--task", type=click.Choice(["edges", "thickness"]), default=None,
+              help="pix2pix/cyclegan on MNIST: digit↔edge map, or thin↔thick strokes.")
+@click.option("--target", default=None, help="pix2pix/cyclegan on your data: target-domain images (sorted like --data).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a hyper-parameter (repeatable).")
+@click.option("--gen-config", default=None, help='Generator config overrides as JSON, e.g. \'{"hidden_dim": 16}\'.')
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
+@click.option("--quiet", "-q", is_flag=True)
+@_handle_errors
+def train(recipe: str, data: str, output: str, steps: int, batch_size: int | None, seed: int, device: str,
+          resume: str | None, sample_every: int, task: str | None, target: str | None, assignments: tuple[str, ...],
+          gen_config: str | None, limit: int | None, quiet: bool) -> None:
+    """Train a reference generator with RECIPE (gan, dcgan, wgan-gp, sngan, cgan, stylegan, pix2pix, cyclegan)."""
+    from generators.training import train as run_training
+
+    from gan_eval.pipeline import resolve_device
+
+    path = run_training(recipe, output, data=data, steps=steps, batch_size=batch_size, seed=seed,
+                        device=resolve_device(device), hparams=_parse_assignments(assignments),
+                        gen_config=_parse_json_object(gen_config, "--gen-config"), task=task, target=target,
+                        resume=resume, sample_every=sample_every, limit=limit, progress=False if quiet else None)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--gen", required=True, help="Generator checkpoint, builtin:NAME, or package.module:function.")
+@click.option("--num", "-n", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--output", "-o", required=True, type=click.Path(),
+              help="A .png grid, a .npz uint8 array, or a directory of PNG files.")
+@click.option("--truncation", type=float, default=None, help="ψ toward the average w, or the truncated-normal threshold.")
+@click.option("--class", "label", type=click.IntRange(min=0), default=None, help="Conditional models: this class only.")
+@click.option("--source", default=None, help="Image-to-image models: the images to translate.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--trust-pickle", is_flag=True)
+@_handle_errors
+def sample(gen: str, num: int, seed: int, output: str, truncation: float | None, label: int | None,
+           source: str | None, device: str, trust_pickle: bool) -> None:
+    """Draw images from a generator, reproducibly (same seed, same images)."""
+    from reports.images import write_images
+
+    images = gan_eval.sample_images(gen, num, seed=seed, truncation=truncation, label=label, source=source,
+                                    device=device, trust_pickle=trust_pickle)
+    click.echo(f"wrote {write_images(images, output)}")
+
+
+@main.command("import")
+@click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True))
+@click.option("--arch", required=True, help="Architecture of the generator in CHECKPOINT (e.g. dcgan, mlp_gan).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (.safetensors).")
+@click.option("--config", "config_json", default=None, help="Constructor config as JSON [default: inferred from shapes].")
+@click.option("--key", default=None, help='Entry holding the generator state dict [default: "gen" when present].')
+@_handle_errors
+def import_checkpoint(checkpoint: str, arch: str, output: str, config_json: str | None, key: str | None) -> None:
+    """Convert a course-style {"gen": state_dict} file into a self-describing checkpoint (read with weights_only)."""
+    from generators.checkpoint import import_state_dict
+
+    path = import_state_dict(checkpoint, arch, output, _parse_json_object(config_json, "--config"), key)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--output", "-o", default="gan-eval-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the JSON results and image grids.")
+@click.option("--num-samples", "-n", type=click.IntRange(min=200), default=2000, show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+@_handle_errors
+def demo(output: str, num_samples: int, quiet: bool) -> None:
+    """Evaluate the bundled generators against held-out MNIST, offline (digits extractor)."""
+    from reports.demo import run_demo
+
+    if quiet:
+        warnings.simplefilter("ignore")
+    table, folder = run_demo(output, num_samples=num_samples, progress=False if quiet else None)
+    click.echo(table)
+    click.echo(f"\nwrote results and sample grids to {folder}/")
 
 
 @main.group()

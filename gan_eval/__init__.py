@@ -7,7 +7,7 @@
 
 __version__ = "0.1.0"
 
-from gan_eval.api import EvaluationResult, compute_statistics, evaluate  # noqa: E402
+from gan_eval.api import EvaluationResult, compute_statistics, evaluate, sample_images  # noqa: E402
 from gan_eval.errors import GanEvalError  # noqa: E402
 
-__all__ = ["EvaluationResult", "GanEvalError", "compute_statistics", "evaluate", "__version__"]
+__all__ = ["EvaluationResult", "GanEvalError", "compute_statistics", "evaluate", "sample_images", "__version__"]

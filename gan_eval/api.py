@@ -116,6 +116,7 @@ def _side_features(
     batch_size: int,
     seed: int,
     progress: bool | None,
+    on_batch: Any = None,
 ) -> FeatureSet:
     if side.stats is not None:
         feature_set = side.stats
@@ -133,8 +134,37 @@ def _side_features(
     return extract_features_cached(
         side.source, extractor, side.num_samples, cache if side.role == "real" else None,
         batch_size=batch_size, seed=seed, keep_features=keep, progress=progress,
-        label=f"{side.role}: {side.source.description}",
+        label=f"{side.role}: {side.source.description}", on_batch=on_batch,
     )
+
+
+class _Pairing:
+    """Feeds generated batches and the matching real images (same order) to the paired metrics."""
+
+    def __init__(self, real_side: _OpenedSide, batch_size: int, seed: int) -> None:
+        from gan_eval.metrics.paired import PairedImageMetrics
+
+        if real_side.source is None:
+            raise GanEvalError("paired metrics need real images, not a statistics file")
+        self.metrics = PairedImageMetrics()
+        self.real = real_side.source.iter_batches(real_side.num_samples, batch_size, seed)
+        self.pending: list[torch.Tensor] = []
+        self.seen = 0
+
+    def update(self, generated: torch.Tensor) -> None:
+        while sum(b.shape[0] for b in self.pending) < generated.shape[0]:
+            batch = next(self.real, None)
+            if batch is None:
+                raise GanEvalError(f"--paired: the real side has fewer images than the {self.seen + generated.shape[0]} "
+                                   f"translated ones")
+            self.pending.append(batch)
+        real = torch.cat(self.pending)
+        self.pending = [real[generated.shape[0]:]] if real.shape[0] > generated.shape[0] else []
+        self.metrics.update(generated, real[: generated.shape[0]])
+        self.seen += generated.shape[0]
+
+    def compute(self) -> dict[str, float]:
+        return self.metrics.compute()
 
 
 def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
@@ -166,6 +196,10 @@ def evaluate(
     value_range: tuple[float, float] | None = None,
     options: MetricOptions | None = None,
     progress: bool | None = None,
+    truncation: float | None = None,
+    label: int | None = None,
+    source: Any = None,
+    paired: bool = False,
 ) -> EvaluationResult:
     """Evaluate generated images against real ones.
 
@@ -175,6 +209,12 @@ def evaluate(
     in-memory images (e.g. ``(-1, 1)``). ``metrics``: any of ``fid, is, kid, pr, dc``.
     ``num_samples`` caps the generated side (default: all of a finite source, 10,000 from a
     generator); ``num_real`` caps the real side (default: all).
+
+    Generator checkpoints (``gen="model.safetensors"``) take ``truncation`` (ψ toward the average w, or
+    the truncated-normal threshold, by the model's kind) and ``label`` (one class of a conditional
+    model). Image-to-image checkpoints translate ``source`` (a directory or array of inputs); with
+    ``paired=True`` the i-th translated image is also compared with the i-th real image (L1, PSNR,
+    SSIM in ``result.metrics``).
     """
     started = time.perf_counter()
     specs = get_metrics(metrics)
@@ -185,7 +225,11 @@ def evaluate(
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
     needs_logits = any(s.needs_logits for s in specs)
     need_features = any(s.needs_features for s in specs)
-    source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range)
+    source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range,
+                                   truncation=truncation, label=label, translate=source,
+                                   device=resolve_device(device) if not isinstance(extractor, FeatureExtractor) else extractor.device)
+    if paired and (source is None or real is None):
+        raise GanEvalError("paired metrics need an image-to-image model, --source and --real")
     feature_cache = FeatureCache(cache_dir) if cache else None
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as recorded:
@@ -198,9 +242,13 @@ def evaluate(
             raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
         common = dict(extractor=fe, cache=feature_cache, batch_size=batch_size, seed=seed, progress=progress)
         real_set = _side_features(real_side, need_features=need_features, **common) if real_side else None
-        gen_set = _side_features(gen_side, need_features=need_features or needs_logits, **common)
+        pairing = _Pairing(real_side, batch_size, seed) if paired else None
+        gen_set = _side_features(gen_side, need_features=need_features or needs_logits,
+                                 on_batch=pairing.update if pairing else None, **common)
         ctx = MetricContext(gen_set, real_set, options)
         values = compute_metrics(specs, ctx)
+        if pairing is not None:
+            values.update(pairing.compute())
         caught = list(dict.fromkeys(str(w.message) for w in recorded))
     for message in caught:
         warnings.warn(message, stacklevel=2)
@@ -267,3 +315,23 @@ def compute_statistics(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     save_stats(output, feature_set, meta)
     return meta
+
+
+def sample_images(
+    gen: Any,
+    num: int,
+    *,
+    seed: int = 0,
+    truncation: float | None = None,
+    label: int | None = None,
+    source: Any = None,
+    device: str | torch.device = "cpu",
+    trust_pickle: bool = False,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """``num`` images from any generated-side spec as uint8 ``N×3×H×W``; the same seed gives the same images."""
+    options = SourceOptions(trust_pickle=trust_pickle, truncation=truncation, label=label, translate=source,
+                            device=resolve_device(device))
+    images_source = open_source(gen, options)
+    n = images_source.resolve_num_samples(num)
+    return torch.cat(list(images_source.iter_batches(n, batch_size, seed)))

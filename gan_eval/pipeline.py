@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -45,11 +45,13 @@ def extract_features(
     keep_features: bool = True,
     progress: bool | None = None,
     label: str = "",
+    on_batch: Callable[[torch.Tensor], None] | None = None,
 ) -> FeatureSet:
     """Run ``extractor`` over ``num_samples`` images of ``source`` once.
 
     Moments accumulate in float64 on the extractor's device; features and logits are kept on the
     same device only when ``keep_features`` (KID, precision/recall, density/coverage, IS, caching).
+    ``on_batch`` sees every uint8 batch (paired image metrics use it, so images are made only once).
     """
     if batch_size < 1:
         raise GanEvalError("--batch-size must be at least 1")
@@ -61,6 +63,8 @@ def extract_features(
     with tqdm(total=num_samples, disable=not progress_enabled(progress), desc=label or source.description,
               unit="img", leave=False, file=sys.stderr) as bar:
         for batch in source.iter_batches(num_samples, batch_size, seed):
+            if on_batch is not None:
+                on_batch(batch)
             out = extractor(batch)
             stats.update(out["features"])
             if keep_features:

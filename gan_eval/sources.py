@@ -20,7 +20,7 @@ import re
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
 
@@ -319,6 +319,28 @@ class LoaderSource(Source):
             raise GanEvalError(f"{self.description} ran out after {seen} images; {num_samples} were requested")
 
 
+class TranslatedSource(Source):
+    """An image-to-image generator applied to every image of another source (``--source DIR``)."""
+
+    kind = "image2image"
+
+    def __init__(self, model: Any, inputs: Source, description: str) -> None:
+        super().__init__()
+        self.model = model
+        self.inputs = inputs
+        self.description = f"{description} applied to {inputs.description}"
+        self.conversions = inputs.conversions
+        self.skipped_files = inputs.skipped_files
+
+    @property
+    def length(self) -> int | None:
+        return self.inputs.length
+
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        for batch in self.inputs.iter_batches(num_samples, batch_size, seed):
+            yield to_uint8(self.model.translate(batch).detach().cpu(), self.model.output_range)
+
+
 # --- resolving user specs ----------------------------------------------------------------------------
 
 Resolver = Callable[[Any, "SourceOptions"], "Source | None"]
@@ -333,7 +355,10 @@ class SourceOptions:
     skip_bad_files: bool = False
     trust_pickle: bool = False
     value_range: tuple[float, float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    truncation: float | None = None  # generator checkpoints: ψ (w_avg_lerp) or threshold (z_truncnorm)
+    label: int | None = None  # conditional checkpoints: generate only this class
+    translate: Any = None  # image-to-image checkpoints: the source images to translate (a spec)
+    device: Any = "cpu"  # where generator checkpoints run
 
 
 def register_source_resolver(resolver: Resolver, first: bool = True) -> Resolver:
@@ -373,14 +398,40 @@ def _resolve_builtin(spec: Any, options: SourceOptions) -> Source | None:
     if not (isinstance(spec, str) and spec.startswith("builtin:")):
         return None
     name = spec.split(":", 1)[1]
+    bundled = bundled_generator_path(name)
+    if bundled is not None:
+        return _open_checkpoint(bundled, options)
     if name not in BUILTINS:
-        raise GanEvalError(f"unknown builtin {name!r}; available: {', '.join('builtin:' + b for b in BUILTINS)}")
+        names = [*BUILTINS, *bundled_generators()]
+        raise GanEvalError(f"unknown builtin {name!r}; available: {', '.join('builtin:' + b for b in names)}")
     from gan_eval.mnist import load_mnist
 
     images, _labels = load_mnist(BUILTINS[name])
     source = ArraySource(images, spec)
     source.kind = "builtin"
     return source
+
+
+def bundled_generator_path(name: str) -> Path | None:
+    """The shipped checkpoint ``generators/assets/NAME.safetensors``, if there is one."""
+    from importlib import resources
+
+    try:
+        path = Path(str(resources.files("generators.assets").joinpath(f"{name}.safetensors")))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def bundled_generators() -> list[str]:
+    """Names usable as ``builtin:NAME`` generators."""
+    from importlib import resources
+
+    try:
+        folder = resources.files("generators.assets")
+    except ModuleNotFoundError:
+        return []
+    return sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
 
 
 def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
@@ -394,15 +445,34 @@ def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
         if not path.is_file():
             raise GanEvalError(f"{path} does not exist")
         return ArraySource(load_image_array(path), f"array file {path}")
-    if suffix in (".pkl", ".pickle") and path.is_file():
-        if not options.trust_pickle:
-            raise GanEvalError(f"{path} is a pickle, which can run arbitrary code when loaded; it was not opened "
-                               f"(pass --trust-pickle only for files you trust)")
+    if suffix in (".pkl", ".pickle") and path.is_file() and not options.trust_pickle:
+        raise GanEvalError(f"{path} is a pickle, which can run arbitrary code when loaded; it was not opened "
+                           f"(pass --trust-pickle only for files you trust)")
+    if suffix in CHECKPOINT_SUFFIXES and path.is_file():
+        return _open_checkpoint(path, options)
     if isinstance(spec, str) and _FUNCTION_SPEC.match(spec) and not path.exists():
         return None  # package.module:function, handled below
     if not path.exists():
         raise GanEvalError(f"{path} does not exist")
     return None
+
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".pkl", ".pickle")
+
+
+def _open_checkpoint(path: Path, options: SourceOptions) -> Source:
+    from generators.checkpoint import load_generator  # generators depend on gan_eval, so import late
+
+    handle = load_generator(path, device=options.device, trust_pickle=options.trust_pickle,
+                            truncation=options.truncation, label=options.label)
+    if handle.kind == "image2image":
+        if options.translate is None:
+            raise GanEvalError(f"{path} is an image-to-image model: pass --source DIR with the images to translate")
+        inputs = open_source(options.translate, SourceOptions(skip_bad_files=options.skip_bad_files))
+        return TranslatedSource(handle, inputs, f"{handle.spec.name} {path.name}")
+    if options.translate is not None:
+        raise GanEvalError(f"--source is only for image-to-image models; {path.name} is {handle.kind}")
+    return GeneratorSource(handle, f"{handle.spec.name} {path.name}")
 
 
 def load_image_array(path: Path) -> np.ndarray:

@@ -14,6 +14,9 @@ LABELS = {
     "recall": "Recall",
     "density": "Density",
     "coverage": "Coverage",
+    "l1": "L1 to paired target ([0,1] scale)",
+    "psnr": "PSNR to paired target (dB)",
+    "ssim": "SSIM to paired target",
 }
 
 

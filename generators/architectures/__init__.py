@@ -1,0 +1,11 @@
+"""Built-in generator architectures; importing this package registers them all."""
+
+from generators.architectures import (  # noqa: F401
+    cond_dcgan,
+    cyclegan,
+    dcgan,
+    mlp_gan,
+    pix2pix,
+    stylegan,
+    stylegan2,
+)

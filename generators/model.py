@@ -1,0 +1,80 @@
+"""A loaded generator: an architecture module plus its I/O contract, sampled reproducibly.
+
+:class:`GeneratorHandle` is what ``--gen ckpt`` turns into. It satisfies gan-eval's source protocol
+(``sample(n, generator)`` and ``output_range``) and adds truncation, class choice and, for
+image-to-image models, ``translate``. Noise and random labels are drawn on the CPU from the caller's
+``torch.Generator`` and the module runs in eval mode, so a seed gives bit-identical images on CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from gan_eval.errors import GanEvalError
+from generators import noise
+from generators.registry import ArchSpec
+
+
+class GeneratorHandle:
+    """An eval-mode generator module with its metadata."""
+
+    def __init__(self, module: torch.nn.Module, spec: ArchSpec, config: dict[str, Any], meta: dict[str, Any] | None = None,
+                 truncation: float | None = None, label: int | None = None) -> None:
+        self.module = module.eval()
+        self.spec = spec
+        self.config = config
+        self.meta = meta or {}
+        self.truncation = truncation
+        self.label = label
+        self.output_range: tuple[float, float] = tuple(module.output_range)  # type: ignore[assignment]
+        self.kind = spec.kind
+        self.z_dim = int(getattr(module, "z_dim", 0))
+        self.num_classes = int(getattr(module, "num_classes", 0))
+        if label is not None and not (0 <= label < self.num_classes):
+            raise GanEvalError(f"--class {label} is out of range: {spec.name} has {self.num_classes} classes"
+                               if self.num_classes else f"--class given but {spec.name} is not conditional")
+        if truncation is not None and spec.truncation is None:
+            raise GanEvalError(f"{spec.name} does not support truncation")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        if self.spec.truncation == "z_truncnorm" and self.truncation is not None:
+            return noise.truncated_normal(n, self.z_dim, self.truncation, generator)
+        return noise.normal(n, self.z_dim, generator)
+
+    def labels(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        if self.label is not None:
+            return torch.full((n,), self.label, dtype=torch.long)
+        return torch.randint(0, self.num_classes, (n,), generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` images ``N×C×H×W`` in ``output_range``."""
+        if self.kind == "image2image":
+            raise GanEvalError(f"{self.spec.name} translates images: pass --source DIR (images to translate)")
+        z = self.latents(n, generator).to(self.device)
+        kwargs: dict[str, Any] = {}
+        if self.spec.truncation == "w_avg_lerp" and self.truncation is not None:
+            kwargs["truncation"] = self.truncation
+        if self.kind == "conditional":
+            labels = self.labels(n, generator) if labels is None else labels
+            kwargs["labels"] = F.one_hot(labels.to(self.device), self.num_classes).float()
+        return self.module(z, **kwargs)
+
+    @torch.no_grad()
+    def translate(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """Image-to-image: uint8 ``N×C×H×W`` source images → output in ``output_range``."""
+        if self.kind != "image2image":
+            raise GanEvalError(f"{self.spec.name} is not an image-to-image model")
+        lo, hi = self.output_range
+        x = images_uint8.to(self.device).float() / 255.0 * (hi - lo) + lo
+        in_channels = int(getattr(self.module, "in_channels", x.shape[1]))
+        if x.shape[1] != in_channels:
+            x = x[:, :1] if in_channels == 1 else x[:, :1].expand(-1, in_channels, -1, -1)
+        return self.module(x)
