@@ -8,6 +8,7 @@ image-to-image models, ``translate``. Noise and random labels are drawn on the C
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -36,8 +37,13 @@ class GeneratorHandle:
         if label is not None and not (0 <= label < self.num_classes):
             raise GanEvalError(f"--class {label} is out of range: {spec.name} has {self.num_classes} classes"
                                if self.num_classes else f"--class given but {spec.name} is not conditional")
-        if truncation is not None and spec.truncation is None:
-            raise GanEvalError(f"{spec.name} does not support truncation")
+        if truncation is not None:
+            if spec.truncation is None:
+                raise GanEvalError(f"{spec.name} does not support truncation")
+            if not math.isfinite(truncation) or (spec.truncation == "z_truncnorm" and truncation <= 0):
+                raise GanEvalError(f"--truncation {truncation} is invalid for {spec.name}: "
+                                   + ("the truncated-normal threshold must be > 0" if spec.truncation == "z_truncnorm"
+                                      else "ψ must be a finite number (0 = average w, 1 = no truncation)"))
 
     @property
     def device(self) -> torch.device:

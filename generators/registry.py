@@ -56,6 +56,14 @@ class ArchSpec:
         return self.module_cls(**dataclasses.asdict(cfg))
 
 
+def require_positive_ints(config: Any, *names: str) -> None:
+    """Config validation shared by the architectures: each named field is an int ≥ 1 (bools refused)."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 _ARCHS: dict[str, ArchSpec] = {}
 _entry_points_loaded = False
 

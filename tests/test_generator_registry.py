@@ -89,3 +89,17 @@ def test_metadata_contract_is_enforced(tmp_path):
     save_file(tensors, str(tmp_path / "wrong.safetensors"), metadata={**meta, "config": json.dumps({"hidden_dim": 8, "z_dim": 8})})
     with pytest.raises(GanEvalError, match=r"(?s)file has \[8, 16, 3, 3\], config builds \[8, 32, 3, 3\].*tensors look like.*\"hidden_dim\": 4"):
         load_generator(tmp_path / "wrong.safetensors")
+
+
+@pytest.mark.parametrize("arch, value, message", [
+    ("dcgan", 0.0, "threshold must be > 0"),
+    ("dcgan", float("nan"), "threshold must be > 0"),
+    ("stylegan", float("inf"), "finite"),
+    ("pix2pix_unet", 0.5, "does not support truncation"),
+])
+def test_invalid_truncation_is_refused(arch, value, message):
+    from generators.model import GeneratorHandle
+
+    spec = registry.get_arch(arch)
+    with pytest.raises(GanEvalError, match=message):
+        GeneratorHandle(spec.build(spec.tiny), spec, spec.tiny, truncation=value)

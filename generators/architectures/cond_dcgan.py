@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from generators.architectures.dcgan import build_gen_layers, infer_gen_dims
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 
 @dataclass
@@ -28,9 +28,7 @@ class CondDcganConfig:
     hidden_dim: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "num_classes", "im_chan", "hidden_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive_ints(self, "z_dim", "num_classes", "im_chan", "hidden_dim")
 
 
 @register_arch("cond_dcgan", version=1, config_cls=CondDcganConfig, kind="conditional", truncation="z_truncnorm",

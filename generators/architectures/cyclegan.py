@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 
 class FeatureMapBlock(nn.Module):
@@ -100,10 +100,7 @@ class CycleGanResnetConfig:
     img_size: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "hidden_channels", "img_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, "in_channels", "out_channels", "hidden_channels", "img_size")
         if not isinstance(self.n_res, int) or isinstance(self.n_res, bool) or self.n_res < 0:
             raise ValueError(f"n_res must be a non-negative integer, got {self.n_res!r}")
         if self.img_size % 4 or self.img_size < 8:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 # Hidden blocks per output size: (width multiple of hidden_dim, kernel, stride). The final block is
 # always ConvTranspose2d(k4, s2) → Tanh.
@@ -84,9 +84,7 @@ class DcganConfig:
     img_size: int = 28
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "im_chan", "hidden_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive_ints(self, "z_dim", "im_chan", "hidden_dim")
         check_img_size(self.img_size)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 
 @dataclass
@@ -28,9 +28,7 @@ class MlpGanConfig:
     img_size: int = 28
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "hidden_dim", "im_chan", "img_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive_ints(self, "z_dim", "hidden_dim", "im_chan", "img_size")
 
 
 def _block(in_dim: int, out_dim: int) -> nn.Sequential:

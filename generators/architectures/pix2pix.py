@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 DROPOUT_BLOCKS = 3  # the course puts dropout in the first three contracting blocks
 
@@ -140,10 +140,7 @@ class Pix2PixUNetConfig:
     img_size: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "hidden_channels", "depth", "img_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, "in_channels", "out_channels", "hidden_channels", "depth", "img_size")
         check_unet_size(self.img_size, self.depth)
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.registry import register_arch
+from generators.registry import register_arch, require_positive_ints
 
 NOISE_MODES = ("random", "const", "none")
 W_AVG_BETA = 0.995
@@ -78,12 +78,6 @@ def truncate_w(w: torch.Tensor, w_avg: torch.Tensor, psi: float | None) -> torch
     return torch.lerp(w_avg.to(w.dtype).expand_as(w), w, float(psi))
 
 
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 @dataclass
 class StyleGANConfig:
     """MicroStyleGAN config; defaults are the course's test configuration."""
@@ -99,8 +93,7 @@ class StyleGANConfig:
     alpha: float = 0.2  # initial fade-in weight of the newest resolution (1.0 = fully grown)
 
     def __post_init__(self) -> None:
-        _positive(z_dim=self.z_dim, map_hidden_dim=self.map_hidden_dim, w_dim=self.w_dim, in_chan=self.in_chan,
-                  hidden_chan=self.hidden_chan, out_chan=self.out_chan, kernel_size=self.kernel_size)
+        require_positive_ints(self, "z_dim", "map_hidden_dim", "w_dim", "in_chan", "hidden_chan", "out_chan", "kernel_size")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (same-size convolutions), got {self.kernel_size}")
         if not isinstance(self.num_blocks, int) or self.num_blocks < 2:

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.architectures.stylegan import NOISE_MODES, _positive, const_noise, layer_noise, truncate_w, update_w_avg
-from generators.registry import register_arch
+from generators.architectures.stylegan import NOISE_MODES, const_noise, layer_noise, truncate_w, update_w_avg
+from generators.registry import register_arch, require_positive_ints
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
@@ -66,8 +66,7 @@ class StyleGAN2Config:
     out_chan: int = 1
 
     def __post_init__(self) -> None:
-        _positive(z_dim=self.z_dim, w_dim=self.w_dim, num_mapping_layers=self.num_mapping_layers,
-                  channels=self.channels, out_chan=self.out_chan)
+        require_positive_ints(self, "z_dim", "w_dim", "num_mapping_layers", "channels", "out_chan")
         size = self.img_size
         if not isinstance(size, int) or size < 8 or size & (size - 1):
             raise ValueError(f"img_size must be a power of 2 and at least 8, got {size!r}")
