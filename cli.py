@@ -107,9 +107,11 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
 def main() -> None:
     """Evaluate generative image models: FID, IS, KID, precision/recall, density/coverage.
 
-    Offline quick start (bundled MNIST and digit network, no download):
+    Offline quick start (bundled generators, MNIST and digit network, no download):
 
-      gan-eval evaluate --gen builtin:mnist-train --real builtin:mnist-heldout --extractor digits
+      gan-eval demo
+
+      gan-eval evaluate --gen builtin:dcgan --real builtin:mnist-heldout --extractor digits
     """
 
 

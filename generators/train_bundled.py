@@ -31,7 +31,7 @@ BUNDLED: dict[str, dict] = {
                 hparams={"lr": 2e-4, "d_hidden_dim": 64}),
     "dcgan": dict(recipe="dcgan", steps=4000, batch_size=128, gen_config={"hidden_dim": 32},
                   hparams={"bn_weight_mean": 1.0}),
-    "wgan-gp": dict(recipe="wgan-gp", steps=1000, batch_size=64, gen_config={"hidden_dim": 32},
+    "wgan-gp": dict(recipe="wgan-gp", steps=4000, batch_size=64, gen_config={"hidden_dim": 32},
                     hparams={"d_hidden_dim": 32, "bn_weight_mean": 1.0}),
     "cgan": dict(recipe="cgan", steps=4000, batch_size=128, gen_config={"hidden_dim": 32},
                  hparams={"d_hidden_dim": 32, "bn_weight_mean": 1.0}),

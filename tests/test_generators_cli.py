@@ -128,3 +128,21 @@ def test_image_to_image_fid_with_paired_metrics(tmp_path):
     assert set(metrics) == {"fid", "l1", "psnr", "ssim"} and 0 < metrics["l1"] < 1 and -1 <= metrics["ssim"] <= 1
     proc = run("fid", "--gen", str(ckpt), "--real", str(tmp_path / "b.npy"), "--extractor", "digits")
     assert proc.returncode == 1 and "--source" in proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_evaluates_bundled_generators_offline(tmp_path):
+    from gan_eval.sources import bundled_generators
+
+    names = bundled_generators()
+    assert {"gan", "dcgan", "wgan-gp", "cgan"} <= set(names)
+    proc = run("demo", "-o", str(tmp_path / "demo"), "-n", "500", "--quiet", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name in [*names, "untrained-dcgan"]:
+        assert name in proc.stdout
+        assert (tmp_path / "demo" / f"{name}.png").is_file() and (tmp_path / "demo" / f"{name}.json").is_file()
+    results = json.loads((tmp_path / "demo" / "results.json").read_text())
+    fid = {name: entry["metrics"]["fid"] for name, entry in results.items()}
+    # every trained model beats the untrained one by a wide margin
+    for name in names:
+        assert fid[name] < fid["untrained-dcgan"] / 3, fid
