@@ -1,9 +1,9 @@
 """Fréchet distance between two Gaussians fitted to features (FID when the features are Inception's).
 
 FID = ‖μ₁−μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂). The trace of the square root is computed from a
-symmetric problem: with Cholesky factors Σ₁ = L₁L₁ᵀ, Σ₂ = L₂L₂ᵀ, the eigenvalues of Σ₁Σ₂ are those of
-CᵀC with C = L₂ᵀL₁, which is symmetric positive semi-definite, so one ``eigvalsh`` gives real,
-non-negative eigenvalues (clamped at 0 against rounding). That is several times faster than the general ``eigvals`` torch-fidelity uses,
+symmetric problem: with Σ₁ = LLᵀ (Cholesky), the eigenvalues of Σ₁Σ₂ are those of LᵀΣ₂L, which is
+symmetric positive semi-definite, so one ``eigvalsh`` gives real, non-negative eigenvalues (clamped
+at 0 against rounding). That is several times faster than the general ``eigvals`` torch-fidelity uses,
 never complex, and gives the same value. When Σ₁ is singular (fewer samples than dimensions) the
 Cholesky step is replaced by an eigendecomposition, or — when the raw features are at hand — by the
 exact nuclear-norm form tr √(Σ₁Σ₂) = ‖X̃Ỹᵀ‖_* with X̃ = (X−μ₁)/√(n₁−1).
@@ -26,33 +26,40 @@ def _sqrt_psd(sigma: torch.Tensor) -> torch.Tensor:
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, str]:
     """tr √(Σ₁Σ₂) for symmetric PSD matrices, and the method used (``cholesky`` or ``eigh``).
 
-    With Σ₁ = L₁L₁ᵀ and Σ₂ = L₂L₂ᵀ, the eigenvalues of Σ₁Σ₂ are those of CᵀC with C = L₂ᵀL₁, a
-    symmetric PSD matrix: two Cholesky factors, one product, one rank-k update and one symmetric
-    eigenvalue solve. On the CPU the rank-k update uses BLAS ``syrk`` through SciPy (half the work of
-    a general product, which torch does not offer).
+    With Σ₁ = LLᵀ the eigenvalues of Σ₁Σ₂ are those of LᵀΣ₂L. On the CPU, LAPACK's ``dsygst`` forms
+    LᵀΣ₂L in one blocked pass (the reduction step of the generalised symmetric eigenproblem, about
+    half the work of two general products) and ``syevd`` reads only its lower triangle; on other
+    devices the same algebra runs with torch. Falls back to an eigendecomposition of Σ₁ when it is
+    singular.
     """
-    factor1, info1 = torch.linalg.cholesky_ex(sigma1)
-    factor2, info2 = torch.linalg.cholesky_ex(sigma2)
-    if int(info1) != 0 or int(info2) != 0:
-        root = _sqrt_psd(sigma1)
-        inner = root @ sigma2 @ root
-        eigenvalues = torch.linalg.eigvalsh((inner + inner.T) / 2)
-        return eigenvalues.clamp_min(0).sqrt().sum(), "eigh"
-    product = factor2.T @ factor1
-    if product.device.type == "cpu" and product.dtype == torch.float64:
-        eigenvalues = torch.from_numpy(_cpu_gram_eigvalsh(product.numpy()))
+    if sigma1.device.type == "cpu":
+        eigenvalues = _cpu_reduced_eigvalsh(sigma1.numpy(), sigma2.numpy())
+        if eigenvalues is not None:
+            return torch.from_numpy(eigenvalues).clamp_min(0).sqrt().sum(), "cholesky"
+        factor = _sqrt_psd(sigma1)
+        method = "eigh"
     else:
-        eigenvalues = torch.linalg.eigvalsh(product.T @ product)
-    return eigenvalues.clamp_min(0).sqrt().sum(), "cholesky"
+        factor, info = torch.linalg.cholesky_ex(sigma1)
+        method = "cholesky"
+        if int(info) != 0:
+            factor, method = _sqrt_psd(sigma1), "eigh"
+    inner = factor.T @ sigma2 @ factor
+    eigenvalues = torch.linalg.eigvalsh((inner + inner.T) / 2)
+    return eigenvalues.clamp_min(0).sqrt().sum(), method
 
 
-def _cpu_gram_eigvalsh(c) -> "numpy.ndarray":  # noqa: F821
-    """Eigenvalues of CᵀC: ``dsyrk`` fills one triangle, LAPACK's divide and conquer reads only it."""
+def _cpu_reduced_eigvalsh(sigma1, sigma2):  # numpy float64 arrays -> numpy array | None
+    """Eigenvalues of LᵀΣ₂L (Σ₁ = LLᵀ) via LAPACK ``dpotrf`` + ``dsygst`` + ``syevd``; None if Σ₁ is singular."""
     import scipy.linalg
-    from scipy.linalg import blas
+    from scipy.linalg import lapack
 
-    gram = blas.dsyrk(1.0, c, trans=1, lower=0)
-    return scipy.linalg.eigvalsh(gram, lower=False, driver="evd", overwrite_a=True, check_finite=False)
+    factor, info = lapack.dpotrf(sigma1, lower=1, clean=1)
+    if info != 0:
+        return None
+    reduced, info = lapack.dsygst(sigma2, factor, itype=2, lower=1)
+    if info != 0:
+        return None
+    return scipy.linalg.eigvalsh(reduced, lower=True, driver="evd", overwrite_a=True, check_finite=False)
 
 
 def trace_sqrt_product_from_features(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
