@@ -176,7 +176,7 @@ def load_generator(path: str | os.PathLike, *, device: str | torch.device = "cpu
 def _load_torch_container(path: Path, trust_pickle: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - weights_only refusal or corrupt file
+    except Exception:  # noqa: BLE001 - weights_only refusal or corrupt file
         if not trust_pickle:
             raise GanEvalError(f"{path} is not a plain tensor file (it needs pickle to load, which can run "
                                f"arbitrary code); refused. Pass --trust-pickle only for files you trust") from None

@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
-from generators.training import save_grid, train
+from generators.training import train
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 GRIDS = Path(__file__).resolve().parent.parent / "docs" / "images"

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 
-import pytest
 
 from conftest import cli_env, write_digits
 
