@@ -210,7 +210,7 @@ def _parse_json_object(text: str | None, flag: str) -> dict[str, object] | None:
 def train(recipe: str, data: str, output: str, steps: int, batch_size: int | None, seed: int, device: str,
           resume: str | None, sample_every: int, task: str | None, target: str | None, assignments: tuple[str, ...],
           gen_config: str | None, limit: int | None, quiet: bool) -> None:
-    """Train a reference generator with RECIPE (gan, dcgan, wgan-gp, sngan, cgan, stylegan, pix2pix, cyclegan)."""
+    """Train a reference generator with RECIPE (gan, dcgan, wgan-gp, sngan, cgan, stylegan, stylegan2, pix2pix, cyclegan)."""
     from generators.training import train as run_training
 
     from gan_eval.pipeline import resolve_device

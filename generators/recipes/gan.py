@@ -201,9 +201,6 @@ class SnganRecipe(DcganRecipe):
     """Optional SNGAN notebook: the DCGAN recipe with spectral norm on every discriminator Conv2d."""
 
     name = "sngan"
-    arch = "dcgan"
-    data_kind = "images"
-    defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 128, "d_hidden_dim": 16, "bn_weight_mean": 0.0}
     spectral = True
 
 
