@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+
+from gan_eval.testing import write_digits  # noqa: F401  (shared with the test suite)
 
 
 def machine_info() -> dict[str, str]:
@@ -73,20 +74,6 @@ def median(values: Sequence[float]) -> float:
 
 def fmt_times(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.3f}" for v in values)
-
-
-def write_digits(folder: Path, split: str, count: int, start: int = 0, transform=None) -> Path:
-    """Save ``count`` MNIST digits of ``split`` as RGB PNG files (same as the test suite's helper)."""
-    from gan_eval.mnist import load_mnist
-
-    folder.mkdir(parents=True, exist_ok=True)
-    images, _ = load_mnist(split)
-    for i in range(count):
-        array = images[start + i]
-        if transform is not None:
-            array = transform(array)
-        Image.fromarray(np.ascontiguousarray(array)).convert("RGB").save(folder / f"{i:05d}.png")
-    return folder
 
 
 def random_weights(path: Path, given: str | None = None) -> str:

@@ -9,6 +9,7 @@ what parity tests against torch-fidelity need. It says nothing about the real we
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -47,3 +48,22 @@ def build_random_inception_weights(path: str | os.PathLike, seed: int = 0, calib
     with atomic_path(path, suffix=".pth") as tmp:
         torch.save(state, tmp)
     return str(path)
+
+
+def write_digits(folder: str | os.PathLike, split: str, count: int, start: int = 0, transform=None,
+                 mode: str = "RGB") -> Path:
+    """Save ``count`` bundled MNIST digits of ``split`` as PNG files (optionally transformed, in PIL ``mode``)."""
+    import numpy as np
+    from PIL import Image
+
+    from gan_eval.mnist import load_mnist
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    images, _ = load_mnist(split)
+    for i in range(count):
+        array = images[start + i]
+        if transform is not None:
+            array = transform(array)
+        Image.fromarray(np.ascontiguousarray(array)).convert(mode).save(folder / f"{i:04d}.png")
+    return folder

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from gan_eval.mnist import load_mnist
+from gan_eval.testing import write_digits  # noqa: F401  (re-exported for the test modules)
 
 TESTS_DIR = Path(__file__).parent
 
@@ -29,18 +28,6 @@ def inception_weights(tmp_path_factory) -> str:
     from gan_eval.testing import build_random_inception_weights
 
     return build_random_inception_weights(tmp_path_factory.mktemp("weights") / "inception-random.pth", seed=0)
-
-
-def write_digits(folder: Path, split: str, count: int, start: int = 0, transform=None, mode: str = "RGB") -> Path:
-    """Save ``count`` MNIST digits as PNG files (optionally transformed) and return the folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    images, _ = load_mnist(split)
-    for i in range(count):
-        array = images[start + i]
-        if transform is not None:
-            array = transform(array)
-        Image.fromarray(np.ascontiguousarray(array)).convert(mode).save(folder / f"{i:04d}.png")
-    return folder
 
 
 @pytest.fixture

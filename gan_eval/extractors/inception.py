@@ -2,7 +2,7 @@
 
 We reuse torch-fidelity's module so our features are its features (that is what makes FID numbers
 comparable with papers), but load the weights ourselves: torch-fidelity 0.4.0 calls
-``torch.load(..., weights_only=False)`` on a user path, which may execute a pickle, and never checks
+an unrestricted ``torch.load`` on a user path, which may execute a pickle, and never checks
 the hash. We hand it an already-loaded, safely read state dict instead.
 """
 

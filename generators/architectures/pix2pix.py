@@ -52,21 +52,16 @@ class FeatureMapBlock(nn.Module):
         return self.conv(x)
 
 
-class ContractingBlock(nn.Module):
-    """Two ``Conv3×3 → [BN] → [Dropout] → LeakyReLU(0.2)`` then ``MaxPool 2``; doubles the channels.
+class _NormActBlock(nn.Module):
+    """Shared tail of the U-Net blocks: ``[BN] → [Dropout] → activation``, one BN reused by every conv
+    of the block (course quirk). Attribute names are the course's, so state-dict keys match it."""
 
-    One ``batchnorm`` module serves both convs (course quirk).
-    """
-
-    def __init__(self, input_channels: int, use_dropout: bool = False, use_bn: bool = True) -> None:
+    def __init__(self, channels: int, activation: nn.Module, use_dropout: bool, use_bn: bool) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(input_channels, input_channels * 2, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(input_channels * 2, input_channels * 2, kernel_size=3, padding=1)
-        self.activation = nn.LeakyReLU(0.2)
-        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.activation = activation
         self.use_bn = use_bn
         if use_bn:
-            self.batchnorm = nn.BatchNorm2d(input_channels * 2)
+            self.batchnorm = nn.BatchNorm2d(channels)
         self.use_dropout = use_dropout
         if use_dropout:
             self.dropout = nn.Dropout()
@@ -77,6 +72,16 @@ class ContractingBlock(nn.Module):
         if self.use_dropout:
             x = self.dropout(x)
         return self.activation(x)
+
+
+class ContractingBlock(_NormActBlock):
+    """Two ``Conv3×3 → [BN] → [Dropout] → LeakyReLU(0.2)`` then ``MaxPool 2``; doubles the channels."""
+
+    def __init__(self, input_channels: int, use_dropout: bool = False, use_bn: bool = True) -> None:
+        super().__init__(input_channels * 2, nn.LeakyReLU(0.2), use_dropout, use_bn)
+        self.conv1 = nn.Conv2d(input_channels, input_channels * 2, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(input_channels * 2, input_channels * 2, kernel_size=3, padding=1)
+        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._post(self.conv1(x))
@@ -84,33 +89,18 @@ class ContractingBlock(nn.Module):
         return self.maxpool(x)
 
 
-class ExpandingBlock(nn.Module):
+class ExpandingBlock(_NormActBlock):
     """Upsample ×2, ``Conv2×2``, concat the cropped skip, ``Conv3×3`` and ``Conv2×2 p1`` (BN, ReLU); halves channels.
 
     Spatially: s → 2s → 2s−1 (conv1, skip cropped to match) → 2s−1 (conv2) → 2s (conv3, padding 1).
-    One ``batchnorm`` module serves both convs (course quirk).
     """
 
     def __init__(self, input_channels: int, use_dropout: bool = False, use_bn: bool = True) -> None:
-        super().__init__()
+        super().__init__(input_channels // 2, nn.ReLU(), use_dropout, use_bn)
         self.upsample = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
         self.conv1 = nn.Conv2d(input_channels, input_channels // 2, kernel_size=2)
         self.conv2 = nn.Conv2d(input_channels, input_channels // 2, kernel_size=3, padding=1)
         self.conv3 = nn.Conv2d(input_channels // 2, input_channels // 2, kernel_size=2, padding=1)
-        self.use_bn = use_bn
-        if use_bn:
-            self.batchnorm = nn.BatchNorm2d(input_channels // 2)
-        self.activation = nn.ReLU()
-        self.use_dropout = use_dropout
-        if use_dropout:
-            self.dropout = nn.Dropout()
-
-    def _post(self, x: torch.Tensor) -> torch.Tensor:
-        if self.use_bn:
-            x = self.batchnorm(x)
-        if self.use_dropout:
-            x = self.dropout(x)
-        return self.activation(x)
 
     def forward(self, x: torch.Tensor, skip_con_x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(self.upsample(x))
