@@ -33,20 +33,34 @@ DEFAULT_EXTRACTOR = "inception-v3-compat"
 DEFAULT_SEED = 2020  # torch-fidelity's default, so KID subsets and IS splits match it
 
 
+#: Version of the result JSON document (``gan-eval evaluate --json``); gates refuse other schemas.
+RESULT_SCHEMA = "gan-eval/result/1"
+
+
 @dataclass
 class EvaluationResult:
-    """Metric values (``result["fid"]``), provenance and per-metric details."""
+    """Metric values (``result["fid"]``), their intervals, provenance and per-metric details.
+
+    ``ci`` maps a metric key to ``[lo, hi]`` at ``ci_level`` (empty unless intervals were asked for).
+    """
 
     metrics: dict[str, float]
     provenance: dict[str, Any]
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    ci_info: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> float:
         return self.metrics[key]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": dict(self.metrics), "provenance": self.provenance}
+        doc: dict[str, Any] = {"schema": RESULT_SCHEMA, "metrics": dict(self.metrics)}
+        if self.ci:
+            doc["ci"] = {k: list(v) for k, v in self.ci.items()}
+            doc["ci_info"] = dict(self.ci_info)
+        doc["provenance"] = self.provenance
+        return doc
 
     def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
         """The JSON document; written atomically to ``path`` when given."""

@@ -40,7 +40,7 @@ def test_json_schema_has_only_requested_metrics(tmp_path):
     path = tmp_path / "out.json"
     result.to_json(path)
     doc = json.loads(path.read_text())
-    assert set(doc) == {"metrics", "provenance"}
+    assert set(doc) == {"schema", "metrics", "provenance"} and doc["schema"] == "gan-eval/result/1"
     assert list(doc["metrics"]) == ["fid", "precision", "recall"]
     p = doc["provenance"]
     for key in ("extractor", "weights_sha256", "preprocessing", "n_gen", "n_real", "seed", "device", "versions",

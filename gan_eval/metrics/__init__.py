@@ -138,6 +138,29 @@ register_metric(MetricSpec("dc", ("density", "coverage"), _dc, needs_features=Tr
                            convention="Naeem 2020, k=5, inside when distance < radius"))
 
 
+#: +1 where larger is better, -1 where smaller is better. Gates and comparisons judge only keys with a
+#: direction; spreads such as ``is_std`` have none.
+METRIC_DIRECTIONS: dict[str, int] = {
+    "fid": -1, "fid_inf": -1, "kid_mean": -1, "l1": -1, "class_balance_tv": -1,
+    "is_mean": 1, "is_inf": 1, "precision": 1, "recall": 1, "density": 1, "coverage": 1, "psnr": 1, "ssim": 1,
+}
+#: Names users may write for a result key (``--metrics`` names and common spellings).
+METRIC_ALIASES: dict[str, str] = {"is": "is_mean", "kid": "kid_mean", "fid_infinity": "fid_inf", "is_infinity": "is_inf"}
+
+
+def metric_direction(key: str) -> int | None:
+    """+1 (higher is better), -1 (lower is better) or None (not a quality score) for a result key.
+
+    Per-class keys (``fid_class_3``) take the direction of their family.
+    """
+    key = METRIC_ALIASES.get(key, key)
+    if key in METRIC_DIRECTIONS:
+        return METRIC_DIRECTIONS[key]
+    if key.startswith("fid_class_"):
+        return -1
+    return None
+
+
 def compute_metrics(specs: list[MetricSpec], ctx: MetricContext) -> dict[str, float]:
     """Run ``specs`` in order and merge their values."""
     values: dict[str, float] = {}
