@@ -109,6 +109,12 @@ class _OpenedSide:
 
 
 def _open_side(spec: Any, role: str, num_samples: int | None, source_options: SourceOptions) -> _OpenedSide:
+    if isinstance(spec, FeatureSet):
+        if role != "real":
+            raise GanEvalError("only the real side can be given as already extracted features")
+        if num_samples is not None:
+            warnings.warn("--num-real does not subsample already extracted features; all of them are used")
+        return _OpenedSide(role, spec.meta.get("source", "extracted features"), stats=spec)
     if is_stats_file(spec):
         if role != "real":
             raise GanEvalError(f"{spec} is a statistics file; only the real side can be precomputed statistics")
@@ -329,6 +335,33 @@ def compute_statistics(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     save_stats(output, feature_set, meta)
     return meta
+
+
+def extract_reference(
+    real: Any,
+    *,
+    extractor: str | FeatureExtractor = DEFAULT_EXTRACTOR,
+    weights: str | None = None,
+    num_real: int | None = None,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    seed: int = DEFAULT_SEED,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    skip_bad_files: bool = False,
+    progress: bool | None = None,
+) -> FeatureSet:
+    """Extract the real side once, keeping its features, for several :func:`evaluate` calls (``real=`` it).
+
+    Sweeps and comparisons use this so the reference is read and embedded only once. A statistics
+    file is loaded and checked instead.
+    """
+    side = _open_side(real, "real", num_real, SourceOptions(skip_bad_files=skip_bad_files))
+    fe = _prepare(extractor, weights, device)
+    feature_set = _side_features(side, fe, need_features=True, cache=FeatureCache(cache_dir) if cache else None,
+                                 batch_size=batch_size, seed=seed, progress=progress)
+    feature_set.meta.update({"extractor": fe.name, "weights_sha256": fe.weights_sha256})
+    return feature_set
 
 
 def sample_images(
