@@ -317,5 +317,74 @@ def weights_download() -> None:
     click.echo(f"downloaded {resolved.path}  sha256 {resolved.sha256}")
 
 
+@main.command("gate")
+@click.argument("run", type=click.Path(dir_okay=False))
+@click.option("--baseline", "-b", "baseline_path", type=click.Path(dir_okay=False), default=None,
+              help="Baseline result JSON (from `gan-eval baseline update`); needed by max_regression rules.")
+@click.option("--rules", "-r", "rules_path", type=click.Path(dir_okay=False), default=None,
+              help="Rules file (TOML, [[rule]] tables) [default: no metric may get worse than the baseline].")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a JUnit XML report (one test case per rule) to this file.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY) to this file.")
+@_handle_errors
+def gate_command(run: str, baseline_path: str | None, rules_path: str | None, junit_path: str | None,
+                 markdown_path: str | None) -> None:
+    """Judge RUN.json (from `evaluate --json`) against rules and a baseline.
+
+    Exit code 0: every rule passed (warnings included); 1: a rule failed; 2: the gate could not be
+    evaluated (missing file, bad rules, schema mismatch, incompatible provenance, metric missing).
+    """
+    import traceback
+
+    from gan_eval import gate as gating
+
+    try:
+        run_doc = gating.load_result(run)
+        base_doc = gating.load_result(baseline_path) if baseline_path else None
+        rules = gating.load_rules(rules_path) if rules_path else None
+        report = gating.run_gate(run_doc, base_doc, rules)
+    except GanEvalError as exc:
+        report = gating.error_report(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a crash must read as "not evaluated" (2), never as a failed rule (1)
+        traceback.print_exc()
+        report = gating.error_report(f"internal error: {type(exc).__name__}: {exc}")
+    if report.error is None:
+        click.echo(gating.format_table(report))
+    from gan_eval._io import write_text_atomic
+
+    for path, render in ((junit_path, gating.to_junit_xml), (markdown_path, gating.to_markdown)):
+        if path:
+            try:
+                write_text_atomic(path, render(report))
+            except OSError as exc:
+                raise gating.GateError(f"cannot write {path}: {exc}") from None
+    if report.error is not None:
+        raise gating.GateError(report.error)
+    sys.exit(report.exit_code)
+
+
+@main.group()
+def baseline() -> None:
+    """Baseline result files for `gan-eval gate`."""
+
+
+@baseline.command("update")
+@click.argument("run", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Baseline file to write.")
+@click.option("--force", is_flag=True, help="Replace a baseline even when its provenance is incompatible.")
+@_handle_errors
+def baseline_update(run: str, output: str, force: bool) -> None:
+    """Make RUN.json the baseline (validated, written atomically, with when/where it came from).
+
+    Refuses (exit 2) to replace a baseline evaluated differently (extractor, weights, N, metric
+    options) unless --force.
+    """
+    from gan_eval.gate import update_baseline
+
+    doc = update_baseline(run, output, force=force)
+    click.echo(f"wrote {output}: {len(doc['metrics'])} metrics from {run} ({doc['baseline']['updated']})")
+
+
 if __name__ == "__main__":
     main()
