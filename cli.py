@@ -276,6 +276,51 @@ def demo(output: str, num_samples: int, quiet: bool) -> None:
     click.echo(f"\nwrote results and sample grids to {folder}/")
 
 
+@main.command()
+@click.option("--gen", required=True, help="Generator checkpoint with truncation (.safetensors, builtin:NAME).")
+@click.option("--real", required=True, help="Real images (directory, .npz/.npy, builtin:NAME) or a statistics .npz.")
+@click.option("--psi", required=True, help="Comma-separated truncation values; 'none' (or 'off') = no truncation. "
+              "w_avg_lerp models: psi toward the average w (1 = none); z_truncnorm models: threshold > 0.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder to write the report into.")
+@click.option("--metrics", "-m", default=None, help="Comma-separated [default: fid,pr,dc, plus is when the extractor "
+              f"has logits]; from: {', '.join(available_metrics())}.")
+@click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True,
+              type=click.Choice(available_extractors()), help="Feature extractor; `digits` works offline.")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Extractor weights file.")
+@click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None,
+              help="Generated images per psi [default: 10000].")
+@click.option("--num-real", type=click.IntRange(min=2), default=None, help="Cap on real images [default: all].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--seed", type=int, default=gan_eval.api.DEFAULT_SEED, show_default=True,
+              help="The same seed for every psi: the same latents, truncated differently.")
+@click.option("--strip", type=click.IntRange(min=0), default=8, show_default=True, help="Sample images shown per psi.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the reference feature cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--trust-pickle", is_flag=True, help="Allow pickle checkpoints (only for files you trust).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no warnings; only the table.")
+@_handle_errors
+def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extractor: str, weights: str | None,
+          num_samples: int | None, num_real: int | None, batch_size: int, device: str, seed: int, strip: int,
+          no_cache: bool, cache_dir: str | None, trust_pickle: bool, quiet: bool) -> None:
+    """Truncation sweep: FID, precision/recall, density/coverage (and IS) per psi; CSV, JSON, plot, HTML."""
+    from pathlib import Path
+
+    from gan_eval.sweep import sweep as run_sweep
+    from reports.sweep_report import format_sweep_table, write_sweep
+
+    if quiet:
+        warnings.simplefilter("ignore")
+    if Path(output).exists() and not Path(output).is_dir():
+        raise GanEvalError(f"--output {output} exists and is not a folder")
+    result = run_sweep(gen, real, psi, metrics, extractor=extractor, weights=weights, num_samples=num_samples,
+                       num_real=num_real, batch_size=batch_size, device=device, seed=seed, cache=not no_cache,
+                       cache_dir=cache_dir, trust_pickle=trust_pickle, progress=False if quiet else None, strip=strip)
+    write_sweep(result, output)
+    click.echo(format_sweep_table(result))
+    click.echo(f"\nwrote sweep.csv, sweep.json, sweep.png/.svg, strips/ and index.html to {output}/")
+
+
 @main.group()
 def weights() -> None:
     """Where the InceptionV3 weights are, check them, or download them."""
