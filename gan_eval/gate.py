@@ -75,6 +75,9 @@ PASS, WARN, FAIL, ERROR = "PASS", "WARN", "FAIL", "ERROR"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2, ERROR: 3}
 #: Relative tolerance of the default rules for metrics without an interval in both files.
 DEFAULT_MAX_REGRESSION = 0.05
+#: Schema tags the gate accepts. Other documents with the same shape (``metrics``, optional ``ci``,
+#: ``provenance``) may add theirs, e.g. ``gate.ACCEPTED_SCHEMAS.add("gan-eval/audit/1")``.
+ACCEPTED_SCHEMAS: set[str] = {RESULT_SCHEMA}
 _RULE_KEYS = {"metric", "min", "max", "max_regression", "max_regression_abs", "judge", "severity", "name"}
 
 
@@ -205,9 +208,10 @@ def validate_result(doc: Any, where: str = "result") -> None:
     if not isinstance(doc, dict):
         raise GateError(f"{where}: not a gan-eval result (expected a JSON object)")
     schema = doc.get("schema")
-    if schema != RESULT_SCHEMA:
+    if schema not in ACCEPTED_SCHEMAS:
         found = "no schema tag" if schema is None else f"schema {schema!r}"
-        raise GateError(f"{where}: {found}, expected {RESULT_SCHEMA!r} (write it with `gan-eval evaluate --json` "
+        expected = " or ".join(repr(s) for s in sorted(ACCEPTED_SCHEMAS))
+        raise GateError(f"{where}: {found}, expected {expected} (write it with `gan-eval evaluate --json` "
                         f"from this version)")
     metrics = doc.get("metrics")
     if not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values()):
@@ -330,6 +334,7 @@ def check_compatible(run: dict[str, Any], baseline: dict[str, Any], hint: str = 
         elif x != y:
             problems.append(f"{label}: run {_short(x)}, baseline {_short(y)}")
 
+    compare("schema", "schema", run.get("schema"), baseline.get("schema"))
     for key, label in _MUST_MATCH:
         compare(key, label, a.get(key), b.get(key))
     opts_a, opts_b = a.get("metric_options") or {}, b.get("metric_options") or {}
