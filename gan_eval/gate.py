@@ -424,9 +424,13 @@ def judge_rule(rule: Rule, run: dict[str, Any], baseline: dict[str, Any] | None)
     b = None
     bci = None
     if rule.needs_baseline:
-        assert baseline is not None
+        if baseline is None:
+            raise GateError(f"rule {rule.number or rule.title} compares with a baseline (max_regression); pass --baseline")
         if metric not in baseline["metrics"]:
             result.message = _missing_metric_message(metric, baseline["metrics"], "baseline")
+            return result
+        if metric_direction(metric) is None:
+            result.message = f"{metric} has no better direction, so it cannot regress; use min/max"
             return result
         b = float(baseline["metrics"][metric])
         if not math.isfinite(b):
@@ -446,7 +450,6 @@ def judge_rule(rule: Rule, run: dict[str, Any], baseline: dict[str, Any] | None)
     if rule.min is not None:
         checks.append(_check("min", ">=", rule.min, hi, on_hi, _fmt(rule.min)))
     if rule.needs_baseline:
-        assert b is not None
         direction = metric_direction(metric)
         base_note = " (the baseline has no interval: its point is used)" if use_interval and bci is None else ""
         with_bci = use_interval and bci is not None
