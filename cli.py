@@ -205,12 +205,21 @@ def _parse_json_object(text: str | None, flag: str) -> dict[str, object] | None:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a hyper-parameter (repeatable).")
 @click.option("--gen-config", default=None, help='Generator config overrides as JSON, e.g. \'{"hidden_dim": 16}\'.')
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="classifier: CSV with a file column and one 0/1 column per attribute (images under --data DIR).")
 @click.option("--quiet", "-q", is_flag=True)
 @_handle_errors
 def train(recipe: str, data: str, output: str, steps: int, batch_size: int | None, seed: int, device: str,
           resume: str | None, sample_every: int, task: str | None, target: str | None, assignments: tuple[str, ...],
-          gen_config: str | None, limit: int | None, quiet: bool) -> None:
-    """Train a reference generator with RECIPE (gan, dcgan, wgan-gp, sngan, cgan, stylegan, stylegan2, pix2pix, cyclegan)."""
+          gen_config: str | None, limit: int | None, labels: str | None, quiet: bool) -> None:
+    """Train a reference generator with RECIPE (gan, dcgan, wgan-gp, sngan, cgan, stylegan, stylegan2, pix2pix, cyclegan),
+    or an attribute classifier for audits: `train classifier --data DIR --labels labels.csv -o attrs.safetensors`
+    (course recipe; --set epochs=3 lr=1e-3 image_size=64 channels=3 hidden_dim=64 val_fraction=0.1)."""
+    if recipe == "classifier":
+        _train_classifier(data, labels, output, batch_size, seed, device, assignments, quiet)
+        return
+    if labels is not None:
+        raise GanEvalError("--labels is only for `gan-eval train classifier`")
     from generators.training import train as run_training
 
     from gan_eval.pipeline import resolve_device
@@ -220,6 +229,30 @@ def train(recipe: str, data: str, output: str, steps: int, batch_size: int | Non
                         gen_config=_parse_json_object(gen_config, "--gen-config"), task=task, target=target,
                         resume=resume, sample_every=sample_every, limit=limit, progress=False if quiet else None)
     click.echo(f"wrote {path}")
+
+
+def _train_classifier(data: str, labels: str | None, output: str, batch_size: int | None, seed: int, device: str,
+                      assignments: tuple[str, ...], quiet: bool) -> None:
+    from gan_eval.attributes.classifier import train_classifier
+    from gan_eval.pipeline import resolve_device
+
+    if labels is None or data.startswith("builtin:"):
+        raise GanEvalError("train classifier needs --data DIR (images) and --labels labels.csv (0/1 attribute columns)")
+    allowed = {"epochs": int, "lr": float, "image_size": int, "channels": int, "hidden_dim": int, "val_fraction": float}
+    hparams: dict[str, Any] = {}
+    for key, value in _parse_assignments(assignments).items():
+        if key not in allowed:
+            raise GanEvalError(f"unknown classifier setting {key!r}; valid: {', '.join(allowed)}")
+        try:
+            hparams[key] = allowed[key](value)
+        except (TypeError, ValueError):
+            raise GanEvalError(f"--set {key}= expects a number, got {value!r}") from None
+    summary = train_classifier(data, labels, output, batch_size=batch_size or 128, seed=seed,
+                               device=resolve_device(device), progress=not quiet, **hparams)
+    click.echo(f"held-out accuracy per attribute ({summary['n_heldout']} images; majority-class baseline in brackets):")
+    for name, v in summary["heldout"].items():
+        click.echo(f"  {name:<24} {100 * v['accuracy']:6.2f} %  [{100 * v['majority_baseline']:.2f} %]")
+    click.echo(f"wrote {summary['path']}")
 
 
 @main.command()
@@ -319,6 +352,69 @@ def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extra
     write_sweep(result, output)
     click.echo(format_sweep_table(result))
     click.echo(f"\nwrote sweep.csv, sweep.json, sweep.png/.svg, strips/ and index.html to {output}/")
+
+
+@main.command()
+@click.option("--gen", required=True, help="Generator: checkpoint, builtin:NAME, directory, .npz, package.module:function.")
+@click.option("--real", default=None, help="Real images (same kinds): the reference distribution and joint structure.")
+@click.option("--attributes", "-a", default="digits,morphometry", show_default=True,
+              help="Attribute extractors, comma-separated: digits, morphometry, classifier:PATH, plug-ins.")
+@click.option("--classifier", type=click.Path(dir_okay=False), default=None,
+              help="An attribute classifier from `gan-eval train classifier` (added to --attributes).")
+@click.option("--target", default=None, help="Latent-walk target score(s), comma-separated (e.g. Male, digit=3, "
+              "thickness) [default: the most mis-represented level and the most shifted continuous attribute].")
+@click.option("--reference", default="real", show_default=True,
+              help="real, uniform, or a JSON file of target proportions {attribute: {level: p}}.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder for report.html, CSVs, summary.json.")
+@click.option("--num-samples", "-n", type=click.IntRange(min=20), default=2000, show_default=True, help="Generated images.")
+@click.option("--num-real", type=click.IntRange(min=20), default=None, help="Cap on real images [default: all].")
+@click.option("--bootstrap", type=click.IntRange(min=20), default=200, show_default=True, help="Bootstrap resamples.")
+@click.option("--walk-images", type=click.IntRange(min=4), default=64, show_default=True)
+@click.option("--walk-steps", type=click.IntRange(min=1), default=8, show_default=True, help="Steps in each direction.")
+@click.option("--walk-step-size", type=click.FloatRange(min=0, min_open=True), default=0.25, show_default=True,
+              help="Latent distance per step.")
+@click.option("--walk-mode", type=click.Choice(["auto", "gradient", "boundary"]), default="auto", show_default=True)
+@click.option("--no-walks", is_flag=True, help="Skip the latent-walk section.")
+@click.option("--threshold", "threshold_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Override a default threshold (repeatable), e.g. tv_fail=0.2.")
+@click.option("--rules", type=click.Path(dir_okay=False), default=None,
+              help="`gan-eval gate` rules (TOML, min/max) judged on summary.json's metrics; failures fail the audit.")
+@click.option("--fail-on", type=click.Choice(["never", "fail", "warn"]), default=None,
+              help="Exit 1 when the verdict is at least this bad [default: fail with --rules, else never].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--truncation", type=float, default=None, help="Generator checkpoints: truncation (as for evaluate).")
+@click.option("--class", "label", type=click.IntRange(min=0), default=None, help="Conditional checkpoints: this class only.")
+@click.option("--trust-pickle", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True)
+@_handle_errors
+def audit(gen: str, real: str | None, attributes: str, classifier: str | None, target: str | None, reference: str,
+          output: str, num_samples: int, num_real: int | None, bootstrap: int, walk_images: int, walk_steps: int,
+          walk_step_size: float, walk_mode: str, no_walks: bool, threshold_pairs: tuple[str, ...], rules: str | None,
+          fail_on: str | None, seed: int, batch_size: int, device: str, truncation: float | None, label: int | None,
+          trust_pickle: bool, quiet: bool) -> None:
+    """Bias and covariance audit: representation, joint structure, latent walks -> report.html, CSVs, summary.json."""
+    from gan_eval.audit import audit as run_audit
+
+    if quiet:
+        warnings.simplefilter("ignore")
+    result = run_audit(gen, real, attributes, classifier=classifier, reference=reference, num_samples=num_samples,
+                       num_real=num_real, seed=seed, batch_size=batch_size, bootstrap=bootstrap, walk_targets=target,
+                       walks=not no_walks, walk_images=walk_images, walk_steps=walk_steps,
+                       walk_step_size=walk_step_size, walk_mode=walk_mode, thresholds=_parse_assignments(threshold_pairs),
+                       rules=rules, device=device, truncation=truncation, label=label, trust_pickle=trust_pickle,
+                       log=None if quiet else (lambda msg: click.echo(f"audit: {msg}", err=True)))
+    folder = result.write(output)
+    counts = {s: sum(f["status"] == s for f in result.findings) for s in ("FAIL", "WARN")}
+    click.echo(f"verdict: {result.verdict} ({counts['FAIL']} failed, {counts['WARN']} warnings)")
+    for f in result.findings[:8]:
+        click.echo(f"  {f['status']:<4} {f['message']}")
+    click.echo(f"wrote {folder}/report.html, summary.json and CSV tables")
+    fail_on = fail_on or ("fail" if rules else "never")
+    bad = {"never": (), "fail": ("FAIL",), "warn": ("FAIL", "WARN")}[fail_on]
+    if result.verdict in bad:
+        sys.exit(1)
 
 
 @main.group()
