@@ -14,3 +14,13 @@ from gan_eval.audit.verdict import Thresholds
 from gan_eval.audit.walks import LatentModel, latent_model, top_covariances
 
 __all__ = ["AUDIT_SCHEMA", "AuditResult", "LatentModel", "Thresholds", "audit", "latent_model", "top_covariances"]
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``gan_eval.audit(...)`` calls :func:`audit` while ``gan_eval.audit.Thresholds`` etc. stay reachable."""
+
+    def __call__(self, *args, **kwargs):
+        return audit(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

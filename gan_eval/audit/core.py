@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from gan_eval import __version__
@@ -39,6 +38,9 @@ from gan_eval.audit.verdict import (
 from gan_eval.audit.walks import Walk, latent_model, run_walk
 from gan_eval.errors import GanEvalError
 from gan_eval.sources import GeneratorSource, SourceOptions, open_source
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 AUDIT_SCHEMA = "gan-eval/audit/1"
 RESULT_SCHEMA = "gan-eval/result/1"  # summary.json is also a result document, so `gan-eval gate` rules apply
@@ -352,6 +354,8 @@ def _metrics(rep: rep_mod.Representation, jnt: joint_mod.Joint | None, walks: li
 
 def _tables(rep: rep_mod.Representation, jnt: joint_mod.Joint | None, walks: list[Walk],
             items: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    import pandas as pd  # imported here so `import gan_eval` stays light
+
     cols = {
         "marginals": ["attribute", "level", "n_generated", "count", "p_generated", "p_generated_lo", "p_generated_hi",
                       "p_corrected", "p_corrected_lo", "p_corrected_hi", "p_reference", "reference", "diff", "diff_lo",
