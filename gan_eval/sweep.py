@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,21 +141,38 @@ def _open_truncatable(gen: Any, device: torch.device, trust_pickle: bool) -> tup
     Only generator checkpoints (and objects wrapping one) know how to truncate; any other source
     would silently ignore ψ, so it is refused here.
     """
-    from gan_eval.sources import GeneratorSource, SourceOptions, open_source
+    from gan_eval.sources import (
+        CHECKPOINT_SUFFIXES,
+        GeneratorSource,
+        SourceOptions,
+        bundled_generator_path,
+        open_source,
+    )
+    from generators.checkpoint import load_generator
     from generators.model import GeneratorHandle
 
-    source = open_source(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
-    model = getattr(source, "model", None) if isinstance(source, GeneratorSource) else None
+    path = None
+    if isinstance(gen, str) and gen.startswith("builtin:"):
+        path = bundled_generator_path(gen.split(":", 1)[1])
+    elif isinstance(gen, (str, os.PathLike)) and Path(gen).suffix.lower() in CHECKPOINT_SUFFIXES and Path(gen).is_file():
+        path = Path(gen)
+    if path is not None:  # load directly: open_source would ask image-to-image models for --source
+        model: Any = load_generator(path, device=device, trust_pickle=trust_pickle)
+        description = f"{model.spec.name} {path.name}"
+    else:
+        source = open_source(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
+        model = getattr(source, "model", None) if isinstance(source, GeneratorSource) else None
+        description = source.description
     if not isinstance(model, GeneratorHandle):
-        raise GanEvalError(f"{source.description} is not a generator checkpoint, so it cannot be truncated; a sweep "
+        raise GanEvalError(f"{description} is not a generator checkpoint, so it cannot be truncated; a sweep "
                            f"needs a gan-eval checkpoint (.safetensors, builtin:NAME) of a model with truncation")
     if model.kind == "image2image":
-        raise GanEvalError(f"{source.description} is an image-to-image model; it has no latent to truncate")
+        raise GanEvalError(f"{description} is an image-to-image model; it has no latent to truncate")
     if model.spec.truncation is None:
-        raise GanEvalError(f"{source.description}: {model.spec.name} does not support truncation")
+        raise GanEvalError(f"{description}: {model.spec.name} does not support truncation")
     if model.truncation is not None or model.label is not None:
-        raise GanEvalError(f"{source.description} already fixes truncation or class; pass the bare checkpoint")
-    return model, source.description
+        raise GanEvalError(f"{description} already fixes truncation or class; pass the bare checkpoint")
+    return model, description
 
 
 def _evaluate_supports_ci() -> bool:
@@ -245,9 +263,13 @@ def sweep(
                              result.provenance["n_gen"], result.provenance["wall_time_s"], list(result.warnings)))
 
     p = first.provenance
-    gen_path = Path(gen) if isinstance(gen, (str, Path)) and Path(gen).is_file() else None
+    gen_path = Path(gen) if isinstance(gen, (str, os.PathLike)) and Path(gen).is_file() else None
+    if isinstance(gen, str) and gen.startswith("builtin:"):
+        from gan_eval.sources import bundled_generator_path
+
+        gen_path = bundled_generator_path(gen.split(":", 1)[1])
     provenance = {
-        "gen": str(gen) if isinstance(gen, (str, Path)) else description,
+        "gen": str(gen) if isinstance(gen, (str, os.PathLike)) else description,
         "gen_description": description,
         "gen_sha256": sha256_file(gen_path) if gen_path is not None else None,
         "arch": handle.spec.name,
