@@ -357,8 +357,8 @@ def _tables(rep: rep_mod.Representation, jnt: joint_mod.Joint | None, walks: lis
     import pandas as pd  # imported here so `import gan_eval` stays light
 
     cols = {
-        "marginals": ["attribute", "level", "n_generated", "count", "p_generated", "p_generated_lo", "p_generated_hi",
-                      "p_corrected", "p_corrected_lo", "p_corrected_hi", "p_reference", "reference", "diff", "diff_lo",
+        "marginals": ["attribute", "level", "p_generated", "p_generated_lo", "p_generated_hi", "p_reference", "reference",
+                      "p_corrected", "p_corrected_lo", "p_corrected_hi", "count", "n_generated", "diff", "diff_lo",
                       "diff_hi", "ratio", "in_parity_band"],
         "distances": ["attribute", "kind", "K", "reference", "n_generated", "n_reference", "corrected", "l2_fd", "l2_fd_lo",
                       "l2_fd_hi", "tv", "tv_lo", "tv_hi", "kl", "kl_lo", "kl_hi", "js", "chi2", "chi2_p",

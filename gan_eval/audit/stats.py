@@ -41,7 +41,7 @@ def wilson_intervals(counts: np.ndarray, n: int, level: float = 0.95, family: in
 def normal_interval(estimate: np.ndarray, boot: np.ndarray, level: float = 0.95, family: int = 1,
                     lo_clip: float | None = None, hi_clip: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``estimate ± z·sd(boot)`` along axis 0 of ``boot`` (B × ...), optionally clipped."""
-    se = np.nanstd(boot, axis=0, ddof=1)
+    se = _nanstd(boot)
     z = z_value(level, family)
     lo, hi = estimate - z * se, estimate + z * se
     if lo_clip is not None or hi_clip is not None:
@@ -49,9 +49,18 @@ def normal_interval(estimate: np.ndarray, boot: np.ndarray, level: float = 0.95,
     return lo, hi
 
 
+def _nanstd(boot: np.ndarray) -> np.ndarray:
+    """Bootstrap standard deviation along axis 0; all-NaN columns (undefined statistics) give NaN quietly."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanstd(boot, axis=0, ddof=1)
+
+
 def normal_p_value(estimate: np.ndarray, boot: np.ndarray) -> np.ndarray:
     """Two-sided p-value of ``estimate = 0`` from the bootstrap standard error (Wald form)."""
-    se = np.nanstd(boot, axis=0, ddof=1)
+    se = _nanstd(boot)
     with np.errstate(divide="ignore", invalid="ignore"):
         zstat = np.where(se > 0, np.abs(estimate) / se, np.where(np.abs(estimate) > 0, np.inf, 0.0))
     return 2.0 * stats.norm.sf(zstat)
