@@ -331,11 +331,16 @@ def demo(output: str, num_samples: int, quiet: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the reference feature cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--trust-pickle", is_flag=True, help="Allow pickle checkpoints (only for files you trust).")
+@click.option("--ci", "ci_level", type=click.FloatRange(0.5, 1, max_open=True), default=None, metavar="LEVEL",
+              help="Bootstrap confidence intervals per psi at this level (e.g. 0.95), from the same features.")
+@click.option("--bootstrap", type=click.IntRange(min=20), default=None,
+              help="Bootstrap resamples for --ci [default: evaluate's], seeded by --seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no warnings; only the table.")
 @_handle_errors
 def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extractor: str, weights: str | None,
           num_samples: int | None, num_real: int | None, batch_size: int, device: str, seed: int, strip: int,
-          no_cache: bool, cache_dir: str | None, trust_pickle: bool, quiet: bool) -> None:
+          no_cache: bool, cache_dir: str | None, trust_pickle: bool, ci_level: float | None, bootstrap: int | None,
+          quiet: bool) -> None:
     """Truncation sweep: FID, precision/recall, density/coverage (and IS) per psi; CSV, JSON, plot, HTML."""
     from pathlib import Path
 
@@ -348,7 +353,8 @@ def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extra
         raise GanEvalError(f"--output {output} exists and is not a folder")
     result = run_sweep(gen, real, psi, metrics, extractor=extractor, weights=weights, num_samples=num_samples,
                        num_real=num_real, batch_size=batch_size, device=device, seed=seed, cache=not no_cache,
-                       cache_dir=cache_dir, trust_pickle=trust_pickle, progress=False if quiet else None, strip=strip)
+                       cache_dir=cache_dir, trust_pickle=trust_pickle, progress=False if quiet else None, strip=strip,
+                       ci=ci_level, bootstrap=bootstrap)
     write_sweep(result, output)
     click.echo(format_sweep_table(result))
     click.echo(f"\nwrote sweep.csv, sweep.json, sweep.png/.svg, strips/ and index.html to {output}/")

@@ -222,9 +222,13 @@ def sweep(
     if not isinstance(strip, int) or strip < 0:
         raise GanEvalError(f"--strip must be a non-negative integer, got {strip!r}")
     ci_kwargs: dict[str, Any] = {}
+    if ci is None and bootstrap is not None:
+        raise GanEvalError("--bootstrap needs --ci LEVEL")
     if ci is not None:
         if not _evaluate_supports_ci():
             raise GanEvalError("this gan-eval cannot compute confidence intervals yet (evaluate() has no ci=)")
+        if not 0 < ci < 1:
+            raise GanEvalError(f"--ci {ci} must lie strictly between 0 and 1 (e.g. 0.95)")
         ci_kwargs["ci"] = ci
         if bootstrap is not None:
             ci_kwargs["bootstrap"] = bootstrap

@@ -4,6 +4,7 @@ agreement with ``gan_eval.evaluate``, a self-contained and escaped HTML page, an
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import json
 import re
@@ -123,6 +124,25 @@ def test_html_is_self_contained_and_escaped(dcgan_sweep):
     assert len(re.findall(r'alt="samples at psi ', html)) == 3  # one strip per psi
     for label in ("0.5", "1", "none"):
         assert f"ψ = {label}</span>" in html
+
+
+@pytest.mark.skipif("ci" not in inspect.signature(gan_eval.evaluate).parameters,
+                    reason="evaluate() has no confidence intervals yet")
+def test_intervals_reach_tables(tmp_path):
+    from reports.sweep_report import write_sweep
+
+    ckpt = tiny_checkpoint(tmp_path / "dcgan.safetensors", "dcgan")
+    result = sweep(str(ckpt), "builtin:mnist-heldout", [0.5, None], ["fid", "pr"], extractor="digits", device="cpu",
+                   num_samples=N_GEN, num_real=N_REAL, cache=False, progress=False, strip=2, ci=0.9, bootstrap=20)
+    assert result.ci_level == 0.9
+    for row in result.rows:
+        assert set(row.ci) >= {"fid", "precision", "recall"}
+        assert all(lo <= hi for lo, hi in row.ci.values())
+    write_sweep(result, tmp_path / "out")
+    frame = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert {"fid_ci_lo", "fid_ci_hi", "precision_ci_lo", "recall_ci_hi"} <= set(frame.columns)
+    doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert doc["ci_level"] == 0.9 and doc["rows"][0]["ci"]["fid"] == result.rows[0].ci["fid"]
 
 
 def _invoke(args: list[str]):
