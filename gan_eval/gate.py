@@ -115,7 +115,9 @@ class Rule:
             parts.append(f">= {_fmt(self.min)}")
         if self.max is not None:
             parts.append(f"<= {_fmt(self.max)}")
-        if self.max_regression is not None:
+        if self.max_regression == 0:
+            parts.append("not worse than baseline")
+        elif self.max_regression is not None:
             parts.append(f"regression <= {self.max_regression * 100:.4g}%")
         if self.max_regression_abs is not None:
             parts.append(f"regression <= {_fmt(self.max_regression_abs)}")

@@ -292,6 +292,7 @@ def test_default_rules_with_intervals_fail_only_when_they_separate() -> None:
     baseline = result({"fid": 9.5, "precision": 0.70}, ci={"fid": [9.0, 10.1]})
     made = gate.default_rules(result({"fid": 10.5, "precision": 0.70}, ci={"fid": [10.0, 11.0]}), baseline)
     assert [(r.metric, r.judge, r.max_regression) for r in made] == [("fid", "interval", 0.0), ("precision", "point", 0.05)]
+    assert [r.title for r in made] == ["fid not worse than baseline [interval]", "precision regression <= 5%"]
     overlap = gate.run_gate(result({"fid": 10.5, "precision": 0.70}, ci={"fid": [10.0, 11.0]}), baseline)
     assert overlap.status == "PASS"  # 10.0 <= 10.1, although the point is 10.5 % worse
     apart = gate.run_gate(result({"fid": 10.8, "precision": 0.70}, ci={"fid": [10.2, 11.3]}), baseline)
