@@ -54,8 +54,8 @@ class AttributeClassifier(nn.Module):
 
     def __init__(self, n_classes: int, channels: int = 3, hidden_dim: int = 64, image_size: int = 64) -> None:
         super().__init__()
-        if image_size < 40:
-            raise GanEvalError(f"image_size {image_size} is too small for the course classifier (use ≥ 40)")
+        if image_size < 58:
+            raise GanEvalError(f"image_size {image_size} is too small for the course classifier (use ≥ 58; the course uses 64)")
         self.image_size = image_size
         self.channels = channels
         self.disc = nn.Sequential(
@@ -254,7 +254,7 @@ def train_classifier(data: str | os.PathLike, labels: str | os.PathLike, output:
             loss = loss_fn(model(x[idx].to(device)), y[idx].to(device))
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         if progress:
             print(f"epoch {epoch + 1}/{epochs}: train loss {total / max(1, len(order)):.4f}", flush=True)
     model.eval()
