@@ -14,6 +14,7 @@ from typing import Any, Callable
 import click
 
 import gan_eval
+import gan_eval.intervals
 from gan_eval import weights as weights_mod
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors import available_extractors
@@ -72,6 +73,10 @@ def _source_options(func: Callable) -> Callable:
         click.option("--source", default=None, help="Image-to-image checkpoints: the images to translate (DIR, .npz, builtin:...)."),
         click.option("--paired", is_flag=True, help="With --source: the i-th translation's target is the i-th --real image "
                      "(adds L1, PSNR, SSIM)."),
+        click.option("--ci", "ci", type=click.FloatRange(0.5, 1, max_open=True), default=None, metavar="LEVEL",
+                     help="Add bootstrap confidence intervals at this level (e.g. 0.95), from the same features."),
+        click.option("--bootstrap", type=click.IntRange(min=20), default=gan_eval.intervals.DEFAULT_BOOTSTRAP,
+                     show_default=True, help="Bootstrap resamples for --ci (seeded by --seed)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars and no warnings; only the table."),
     ]
     for option in reversed(options):
@@ -83,7 +88,8 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
                     num_real: int | None, batch_size: int, device: str, seed: int, kid_subsets: int,
                     kid_subset_size: int, no_cache: bool, cache_dir: str | None, skip_bad_files: bool,
                     trust_pickle: bool, json_path: str | None, quiet: bool, truncation: float | None,
-                    label: int | None, source: str | None, paired: bool) -> None:
+                    label: int | None, source: str | None, paired: bool, ci: float | None = None,
+                    bootstrap: int = 200) -> None:
     if quiet:
         warnings.simplefilter("ignore")
     result = gan_eval.evaluate(
@@ -92,6 +98,7 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
         skip_bad_files=skip_bad_files, trust_pickle=trust_pickle,
         options=MetricOptions(kid_subsets=kid_subsets, kid_subset_size=kid_subset_size),
         progress=False if quiet else None, truncation=truncation, label=label, source=source, paired=paired,
+        ci=ci, bootstrap=bootstrap,
     )
     from reports import format_result_table
 

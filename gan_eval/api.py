@@ -24,6 +24,8 @@ from gan_eval._io import write_text_atomic
 from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors import FeatureExtractor, create_extractor
+from gan_eval.intervals import DEFAULT_BOOTSTRAP, bootstrap_intervals
+from gan_eval.intervals import validate as validate_bootstrap
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
 from gan_eval.pipeline import extract_features_cached, resolve_device
 from gan_eval.sources import Source, SourceOptions, open_source
@@ -220,6 +222,8 @@ def evaluate(
     label: int | None = None,
     source: Any = None,
     paired: bool = False,
+    ci: float | None = None,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
 ) -> EvaluationResult:
     """Evaluate generated images against real ones.
 
@@ -235,6 +239,9 @@ def evaluate(
     model). Image-to-image checkpoints translate ``source`` (a directory or array of inputs); with
     ``paired=True`` the i-th translated image is also compared with the i-th real image (L1, PSNR,
     SSIM in ``result.metrics``).
+
+    ``ci`` (e.g. 0.95) adds bootstrap intervals to ``result.ci`` from the same features, with
+    ``bootstrap`` resamples seeded by ``seed`` (see :mod:`gan_eval.intervals`).
     """
     started = time.perf_counter()
     specs = get_metrics(metrics)
@@ -244,7 +251,9 @@ def evaluate(
     if needs_real and real is None:
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
     needs_logits = any(s.needs_logits for s in specs)
-    need_features = any(s.needs_features for s in specs)
+    need_features = any(s.needs_features for s in specs) or ci is not None
+    if ci is not None:
+        validate_bootstrap(ci, bootstrap)
     source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range,
                                    truncation=truncation, label=label, translate=source,
                                    device=resolve_device(device) if not isinstance(extractor, FeatureExtractor) else extractor.device)
@@ -267,6 +276,7 @@ def evaluate(
                                  on_batch=pairing.update if pairing else None, **common)
         ctx = MetricContext(gen_set, real_set, options)
         values = compute_metrics(specs, ctx)
+        intervals, ci_info = bootstrap_intervals(specs, ctx, values, ci, bootstrap, seed) if ci is not None else ({}, {})
         if pairing is not None:
             values.update(pairing.compute())
         caught = list(dict.fromkeys(str(w.message) for w in recorded))
@@ -293,7 +303,7 @@ def evaluate(
         "wall_time_s": round(time.perf_counter() - started, 3),
         "warnings": caught,
     }
-    return EvaluationResult(values, provenance, ctx.details, caught)
+    return EvaluationResult(values, provenance, ctx.details, caught, intervals, ci_info)
 
 
 def _public_meta(meta: dict[str, Any]) -> dict[str, Any]:

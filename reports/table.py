@@ -30,9 +30,19 @@ def format_result_table(result: Any) -> str:
     """Metrics with labels, then the provenance a reader needs to compare numbers (N, extractor, seed)."""
     metrics: dict[str, float] = result.metrics
     p: dict[str, Any] = result.provenance
+    intervals: dict[str, list[float]] = getattr(result, "ci", None) or {}
     width = max(len(LABELS.get(k, k)) for k in metrics) if metrics else 10
-    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
-    lines += [f"{LABELS.get(k, k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
+    if intervals:
+        level = (getattr(result, "ci_info", None) or {}).get("level", 0.95)
+        head = f"{'metric':<{width}}  {'value':<12}  {level:.0%} interval"
+        lines = [head, f"{'-' * width}  {'-' * 12}  {'-' * 26}"]
+        for k, v in metrics.items():
+            lo_hi = intervals.get(k)
+            span = f"[{_format_value(lo_hi[0])}, {_format_value(lo_hi[1])}]" if lo_hi else ""
+            lines.append(f"{LABELS.get(k, k):<{width}}  {_format_value(v):<12}  {span}".rstrip())
+    else:
+        lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
+        lines += [f"{LABELS.get(k, k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
     real = p.get("real") or {}
     gen = p.get("gen") or {}
     lines.append("")
@@ -55,4 +65,8 @@ def format_result_table(result: Any) -> str:
         notes.append(f"IS {opts.get('is_splits')} splits")
     if notes:
         lines.append("conventions: " + "; ".join(notes))
+    if intervals:
+        info = getattr(result, "ci_info", {}) or {}
+        lines.append(f"intervals: {info.get('replicates')} bootstrap resamples of the extracted features "
+                     f"(seed {info.get('seed')}); see `ci_info` in --json")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ its distance is ``<=`` the radius (torch-fidelity, StyleGAN); density/coverage u
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -65,38 +65,66 @@ def _reduce_pairs(
             on_tile(rows, cols, _distances(queries[rows], refs[cols], q_sq[rows], r_sq[cols]))
 
 
-def fraction_inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, tile: int = DEFAULT_TILE) -> float:
-    """Share of ``queries`` within distance ``<=`` the radius of at least one centre."""
+def inside_any(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
+    """Per query: is it within distance ``<=`` the radius of at least one centre (bool vector)."""
     inside = torch.zeros(queries.shape[0], dtype=torch.bool, device=queries.device)
 
     def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
         inside[rows] |= (d <= radii[None, cols]).any(dim=1)
 
     _reduce_pairs(queries, centres, tile, on_tile)
-    return float(inside.double().mean())
+    return inside
+
+
+def fraction_inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, tile: int = DEFAULT_TILE) -> float:
+    """Share of ``queries`` within distance ``<=`` the radius of at least one centre."""
+    return float(inside_any(queries, centres, radii, tile).double().mean())
+
+
+def precision_recall_per_sample(
+    features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per generated sample: inside the real manifold; per real sample: inside the generated one.
+
+    Precision and recall are the means of these; intervals resample them.
+    """
+    real_radii = knn_radii(features_real, k, tile)
+    gen_radii = knn_radii(features_gen, k, tile)
+    return inside_any(features_gen, features_real, real_radii, tile), inside_any(features_real, features_gen, gen_radii, tile)
 
 
 def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE) -> tuple[float, float]:
     """Improved precision (generated inside the real manifold) and recall (real inside the generated one)."""
+    gen_inside, real_inside = precision_recall_per_sample(features_gen, features_real, k, tile)
+    return float(gen_inside.double().mean()), float(real_inside.double().mean())
+
+
+def density_coverage_per_sample(
+    features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE,
+    real_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per generated sample: how many real balls hold it (float64); per real sample: is its ball covered.
+
+    Density is ``counts.mean() / k`` and coverage ``covered.mean()``. ``real_weights`` counts each real
+    ball that many times (a bootstrap resample drawing a point twice).
+    """
     real_radii = knn_radii(features_real, k, tile)
-    gen_radii = knn_radii(features_gen, k, tile)
-    precision = fraction_inside(features_gen, features_real, real_radii, tile)
-    recall = fraction_inside(features_real, features_gen, gen_radii, tile)
-    return precision, recall
+    counts = torch.zeros(features_gen.shape[0], dtype=torch.float64, device=features_gen.device)
+    nearest_gen = torch.full((features_real.shape[0],), float("inf"), dtype=features_real.dtype, device=features_real.device)
+
+    def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
+        inside = d < real_radii[None, cols]
+        if real_weights is None:
+            counts[rows] += inside.sum(dim=1, dtype=torch.float64)
+        else:
+            counts[rows] += inside.to(torch.float64) @ real_weights[cols].to(torch.float64)
+        nearest_gen[cols] = torch.minimum(nearest_gen[cols], d.min(dim=0).values)
+
+    _reduce_pairs(features_gen, features_real, tile, on_tile)
+    return counts, nearest_gen < real_radii
 
 
 def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE) -> tuple[float, float]:
     """Density (mean count of real balls holding a generated sample, / k) and coverage (real balls holding any)."""
-    real_radii = knn_radii(features_real, k, tile)
-    counts = torch.zeros((), dtype=torch.float64, device=features_gen.device)
-    nearest_gen = torch.full((features_real.shape[0],), float("inf"), dtype=features_real.dtype, device=features_real.device)
-
-    def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
-        nonlocal counts
-        counts += (d < real_radii[None, cols]).sum(dtype=torch.float64)
-        nearest_gen[cols] = torch.minimum(nearest_gen[cols], d.min(dim=0).values)
-
-    _reduce_pairs(features_gen, features_real, tile, on_tile)
-    density = float(counts) / (k * features_gen.shape[0])
-    coverage = float((nearest_gen < real_radii).double().mean())
-    return density, coverage
+    counts, covered = density_coverage_per_sample(features_gen, features_real, k, tile)
+    return float(counts.sum()) / (k * features_gen.shape[0]), float(covered.double().mean())
