@@ -118,8 +118,8 @@ def findings(representation: Any, joint: Any, walks: list[Any], thr: Thresholds)
                   WARN if (row["w1_std_lo"] > thr.w1_std_warn and significant) else PASS)
         direction = "higher" if row["mean_generated"] > row["mean_reference"] else "lower"
         out.append(finding(f"representation.{attr}", status, "representation",
-                           f"{attr}: generated mean {row['mean_generated']:.3g} {row['unit']} vs real "
-                           f"{row['mean_reference']:.3g} ({direction}); Wasserstein-1 = {row['w1_std']:.2f} real standard "
+                           f"{attr}: generated mean {row['mean_generated']:.3g} {row['unit']} (sd {row['std_generated']:.3g}) vs real "
+                           f"{row['mean_reference']:.3g} (sd {row['std_reference']:.3g}; {direction} mean); Wasserstein-1 = {row['w1_std']:.2f} real standard "
                            f"deviations (95 % CI {row['w1_std_lo']:.2f}–{row['w1_std_hi']:.2f}), KS adjusted "
                            f"p = {row.get('ks_p_adj', row['ks_p']):.2g}.",
                            f"w1_std_{attr}", row["w1_std"], row["w1_std_lo"], row["w1_std_hi"],
