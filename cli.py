@@ -408,8 +408,12 @@ def audit(gen: str, real: str | None, attributes: str, classifier: str | None, t
           fail_on: str | None, seed: int, batch_size: int, device: str, truncation: float | None, label: int | None,
           trust_pickle: bool, quiet: bool) -> None:
     """Bias and covariance audit: representation, joint structure, latent walks -> report.html, CSVs, summary.json."""
+    from pathlib import Path
+
     from gan_eval.audit import audit as run_audit
 
+    if Path(output).exists() and not Path(output).is_dir():
+        raise GanEvalError(f"--output {output} exists and is not a directory")
     if quiet:
         warnings.simplefilter("ignore")
     result = run_audit(gen, real, attributes, classifier=classifier, reference=reference, num_samples=num_samples,

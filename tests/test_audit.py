@@ -110,3 +110,20 @@ def test_invalid_input_fails_before_work(tmp_path):
         gan_eval.audit("builtin:dcgan", None, "digits", reference={"thickness": {"a": 1}})
     with pytest.raises(GanEvalError, match="does not exist"):
         gan_eval.audit(str(tmp_path / "missing.safetensors"), None, "digits")
+
+
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
+    from test_cli import run
+
+    out = tmp_path / "never"
+    for args, message in ((["--threshold", "tv_fial=1"], "unknown threshold"),
+                          (["--attributes", "digits,nope"], "unknown attribute extractor 'nope'"),
+                          (["--target", "digit=12"], "walk target 'digit=12'"),
+                          (["--reference", str(tmp_path / "missing.json")], "does not exist")):
+        proc = run("audit", "--gen", "builtin:dcgan", "--real", "builtin:mnist-heldout", "-o", str(out), *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], proc.stderr
+        assert not out.exists()
+    (tmp_path / "file").write_text("x")
+    proc = run("audit", "--gen", "builtin:dcgan", "-o", str(tmp_path / "file"))
+    assert proc.returncode == 2 and "is a file" in proc.stderr  # a usage error (click), before any work
