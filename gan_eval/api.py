@@ -12,10 +12,11 @@ import json
 import platform
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -29,7 +30,13 @@ from gan_eval.intervals import validate as validate_bootstrap
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
 from gan_eval.pipeline import extract_features_cached, resolve_device
 from gan_eval.sources import Source, SourceOptions, open_source
-from gan_eval.statistics import FeatureSet, FeatureStats, is_stats_file, load_stats, save_stats
+from gan_eval.statistics import (
+    FeatureSet,
+    FeatureStats,
+    is_stats_file,
+    load_stats,
+    save_stats,
+)
 
 DEFAULT_EXTRACTOR = "inception-v3-compat"
 DEFAULT_SEED = 2020  # torch-fidelity's default, so KID subsets and IS splits match it
@@ -247,6 +254,8 @@ def evaluate(
     specs = get_metrics(metrics)
     options = options or MetricOptions(seed=seed)
     options.seed = seed
+    if ci is not None:
+        options.infinity_level = ci
     needs_real = any(s.needs_real for s in specs)
     if needs_real and real is None:
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
@@ -277,6 +286,11 @@ def evaluate(
         ctx = MetricContext(gen_set, real_set, options)
         values = compute_metrics(specs, ctx)
         intervals, ci_info = bootstrap_intervals(specs, ctx, values, ci, bootstrap, seed) if ci is not None else ({}, {})
+        for key in ("fid_inf", "is_inf"):  # their intervals come from the 1/N fit, with or without --ci
+            if key in ctx.details:
+                intervals[key] = ctx.details[key]["interval"]
+                ci_info = {"level": options.infinity_level, **ci_info}
+                ci_info.setdefault("resampled", {})[key] = "interval of the linear fit's intercept (t distribution)"
         if pairing is not None:
             values.update(pairing.compute())
         caught = list(dict.fromkeys(str(w.message) for w in recorded))
@@ -295,6 +309,7 @@ def evaluate(
             "is_splits": options.is_splits, "kid_subsets": options.kid_subsets,
             "kid_subset_size": ctx.details.get("kid", {}).get("subset_size", options.kid_subset_size),
             "pr_k": options.pr_k, "pr_inside": "<=", "dc_k": options.dc_k, "dc_inside": "<",
+            **({"infinity_points": options.infinity_points} if "fid_inf" in values or "is_inf" in values else {}),
             "covariance_divisor": "N-1",
         },
         "fid_method": ctx.details.get("fid", {}).get("method"),

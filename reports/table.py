@@ -17,6 +17,8 @@ LABELS = {
     "l1": "L1 to paired target ([0,1] scale)",
     "psnr": "PSNR to paired target (dB)",
     "ssim": "SSIM to paired target",
+    "fid_inf": "FID∞ (extrapolated to infinite N)",
+    "is_inf": "IS∞ (extrapolated to infinite N)",
 }
 
 
@@ -65,8 +67,10 @@ def format_result_table(result: Any) -> str:
         notes.append(f"IS {opts.get('is_splits')} splits")
     if notes:
         lines.append("conventions: " + "; ".join(notes))
-    if intervals:
-        info = getattr(result, "ci_info", {}) or {}
+    info = getattr(result, "ci_info", {}) or {}
+    if intervals and info.get("replicates"):
         lines.append(f"intervals: {info.get('replicates')} bootstrap resamples of the extracted features "
                      f"(seed {info.get('seed')}); see `ci_info` in --json")
+    if "fid_inf" in metrics or "is_inf" in metrics:
+        lines.append("FID∞/IS∞: linear fit against 1/N over random subsets (Chong & Forsyth 2020); interval from the fit")
     return "\n".join(lines)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid import frechet_distance
@@ -30,6 +31,8 @@ class MetricOptions:
     pr_k: int = 3
     dc_k: int = 5
     tile: int = DEFAULT_TILE
+    infinity_points: int = 15  # FID∞/IS∞: subset sizes fitted against 1/N
+    infinity_level: float = 0.95  # FID∞/IS∞: level of the fit's interval
 
 
 @dataclass
@@ -159,6 +162,33 @@ def metric_direction(key: str) -> int | None:
     if key.startswith("fid_class_"):
         return -1
     return None
+
+
+def _fid_inf(ctx: MetricContext) -> dict[str, float]:
+    from gan_eval.metrics.infinity import fid_infinity
+
+    if ctx.real.stats.dim != ctx.gen.features.shape[1]:
+        raise GanEvalError("feature dimensions differ between the generated and real sides (different extractors?)")
+    fit = fid_infinity(ctx.gen.features, ctx.real.stats, points=ctx.options.infinity_points, seed=ctx.options.seed,
+                       level=ctx.options.infinity_level)
+    ctx.details["fid_inf"] = fit.to_dict()
+    return {"fid_inf": fit.value}
+
+
+def _is_inf(ctx: MetricContext) -> dict[str, float]:
+    from gan_eval.metrics.infinity import is_infinity
+
+    fit = is_infinity(ctx.gen.logits, points=ctx.options.infinity_points, seed=ctx.options.seed,
+                      level=ctx.options.infinity_level)
+    ctx.details["is_inf"] = fit.to_dict()
+    return {"is_inf": fit.value}
+
+
+register_metric(MetricSpec("fid_inf", ("fid_inf",), _fid_inf, needs_features=True,
+                           convention="Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted "
+                                      "linearly against 1/N, intercept; interval from the fit"))
+register_metric(MetricSpec("is_inf", ("is_inf",), _is_inf, needs_real=False, needs_logits=True,
+                           convention="Chong & Forsyth 2020: one-split IS of 15 subsets fitted against 1/N"))
 
 
 def compute_metrics(specs: list[MetricSpec], ctx: MetricContext) -> dict[str, float]:

@@ -1,0 +1,108 @@
+"""FID∞ and IS∞ (Chong & Forsyth, "Effectively Unbiased FID and Inception Score and where to find them", 2020).
+
+FID and IS computed from N samples are biased, and the bias is (to first order) linear in 1/N. Both
+are therefore computed on random subsets of the generated samples at several sizes N₁ < … < N_k ≤ N,
+a straight line is fitted to value against 1/N, and its intercept (1/N → 0) is the estimate for an
+infinite sample. The real side's statistics are used in full, as in the paper.
+
+The interval is the fit's: intercept ± t(k−2) × standard error of the intercept
+(``scipy.stats.linregress``). Nested subsets make the points correlated, so each size draws its own
+subset.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.fid import frechet_distance
+from gan_eval.metrics.inception_score import inception_score
+from gan_eval.statistics import FeatureStats
+
+DEFAULT_POINTS = 15
+DEFAULT_MIN_FRACTION = 0.2  # smallest subset as a share of N (the paper: 5k of 50k = 0.1)
+
+
+@dataclass
+class InfinityFit:
+    """The extrapolated value, its interval, and the points it was fitted to."""
+
+    value: float
+    interval: list[float]
+    sizes: list[int]
+    values: list[float]
+    slope: float
+    r_squared: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"value": self.value, "interval": self.interval, "sizes": self.sizes, "values": self.values,
+                "slope": self.slope, "r_squared": self.r_squared}
+
+
+def subset_sizes(n: int, points: int = DEFAULT_POINTS, min_fraction: float = DEFAULT_MIN_FRACTION,
+                 floor: int = 2) -> list[int]:
+    """``points`` sizes from max(floor, min_fraction·n) to n, evenly spaced (as in the paper)."""
+    low = max(floor, int(math.ceil(min_fraction * n)))
+    if n - low + 1 < 3:
+        raise GanEvalError(f"FID∞/IS∞ need subsets of at least 3 different sizes; {n} samples are too few")
+    return sorted({int(round(s)) for s in np.linspace(low, n, min(points, n - low + 1))})
+
+
+def _fit(sizes: list[int], values: list[float], level: float) -> InfinityFit:
+    x = 1.0 / np.asarray(sizes, dtype=np.float64)
+    fit = scipy_stats.linregress(x, np.asarray(values))
+    t = scipy_stats.t.ppf(0.5 + level / 2, len(sizes) - 2)
+    half = float(t * fit.intercept_stderr)
+    return InfinityFit(float(fit.intercept), [float(fit.intercept) - half, float(fit.intercept) + half],
+                       list(sizes), [float(v) for v in values], float(fit.slope), float(fit.rvalue**2))
+
+
+def fid_infinity(
+    features_gen: torch.Tensor,
+    real: FeatureStats,
+    *,
+    points: int = DEFAULT_POINTS,
+    min_fraction: float = DEFAULT_MIN_FRACTION,
+    seed: int = 0,
+    level: float = 0.95,
+) -> InfinityFit:
+    """FID∞ of ``features_gen`` against the real statistics."""
+    n, dim = features_gen.shape
+    sizes = subset_sizes(n, points, min_fraction, floor=2)
+    if sizes[0] <= dim:
+        warnings.warn(f"FID∞: the smallest subset ({sizes[0]}) has no more samples than dimensions ({dim}); "
+                      f"the 1/N law does not hold there and FID∞ is unreliable (≥ {5 * (dim + 1)} samples recommended)")
+    generator = torch.Generator().manual_seed(seed)
+    mu_r = real.mean.to(features_gen.device)
+    cov_r = real.cov.to(features_gen.device)
+    values = []
+    for size in sizes:
+        index = torch.randperm(n, generator=generator)[:size].to(features_gen.device)
+        subset = FeatureStats.from_features(features_gen[index])
+        values.append(frechet_distance(subset.mean, subset.cov, mu_r, cov_r)[0])
+    return _fit(sizes, values, level)
+
+
+def is_infinity(
+    logits: torch.Tensor,
+    *,
+    points: int = DEFAULT_POINTS,
+    min_fraction: float = DEFAULT_MIN_FRACTION,
+    seed: int = 0,
+    level: float = 0.95,
+) -> InfinityFit:
+    """IS∞ of ``logits``; each subset's score is the one-split Inception Score (the paper's estimator)."""
+    n = logits.shape[0]
+    sizes = subset_sizes(n, points, min_fraction, floor=2)
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    for size in sizes:
+        index = torch.randperm(n, generator=generator)[:size].to(logits.device)
+        values.append(inception_score(logits[index], splits=1, shuffle=False)[0])
+    return _fit(sizes, values, level)

@@ -1,0 +1,69 @@
+"""FID∞ / IS∞: the extrapolation removes the finite-N bias that a closed form lets us measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import sqrtm
+
+import gan_eval
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.fid import frechet_distance
+from gan_eval.metrics.inception_score import inception_score
+from gan_eval.metrics.infinity import fid_infinity, is_infinity, subset_sizes
+from gan_eval.statistics import FeatureStats
+
+
+def test_fid_infinity_is_closer_to_the_closed_form_than_fid_at_the_smallest_n():
+    d, n = 32, 2000
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(d, d)) / np.sqrt(d)
+    s1, s2 = a @ a.T + 0.2 * np.eye(d), np.eye(d)
+    m2 = np.full(d, 0.05)
+    truth = float((m2**2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(sqrtm(s1 @ s2)).real)
+    # The reference is known exactly (as with a large real set): its moments are the population's.
+    real = FeatureStats.from_moments(m2, s2, 10**6)
+    err_inf, err_small = [], []
+    for seed in range(4):
+        r = np.random.default_rng(100 + seed)
+        x = torch.from_numpy(r.normal(size=(n, d)) @ np.linalg.cholesky(s1).T)
+        fit = fid_infinity(x, real, seed=seed)
+        err_inf.append(fit.value - truth)
+        small = FeatureStats.from_features(x[: fit.sizes[0]])
+        err_small.append(frechet_distance(small.mean, small.cov, real.mean, real.cov)[0] - truth)
+        assert fit.interval[0] < fit.value < fit.interval[1] and fit.slope > 0  # bias grows with 1/N
+    assert abs(np.mean(err_inf)) < abs(np.mean(err_small)) / 4, (np.mean(err_inf), np.mean(err_small))
+    assert abs(np.mean(err_inf)) < 0.02 * truth
+
+
+def test_is_infinity_approaches_the_population_score():
+    # 100 classes and confident predictions: the plug-in marginal p(y) from N samples biases IS downwards
+    # by roughly (C-1)/2N in the log, which the 1/N fit removes.
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(100, 100)) * 4
+
+    def draw(m):
+        return torch.from_numpy(centres[rng.integers(0, 100, m)] + rng.normal(size=(m, 100)))
+
+    population = inception_score(draw(100_000), splits=1, shuffle=False)[0]
+    fits = [is_infinity(draw(1000), seed=s) for s in range(4)]
+    err_inf = np.mean([f.value for f in fits]) - population
+    err_small = np.mean([f.values[0] for f in fits]) - population
+    assert err_small < 0 and abs(err_inf) < abs(err_small) / 3, (err_inf, err_small)
+
+
+def test_subset_sizes_and_too_few_samples():
+    assert subset_sizes(100, 5) == [20, 40, 60, 80, 100]
+    with pytest.raises(GanEvalError):
+        subset_sizes(3, 15)
+
+
+def test_evaluate_reports_fid_inf_with_its_interval():
+    result = gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", "fid_inf,is_inf", extractor="digits",
+                               num_samples=600, num_real=600, progress=False)
+    assert set(result.ci) == {"fid_inf", "is_inf"}
+    for key in ("fid_inf", "is_inf"):
+        lo, hi = result.ci[key]
+        assert lo < result[key] < hi
+    assert len(result.details["fid_inf"]["sizes"]) == 15 and result.to_dict()["ci_info"]["level"] == 0.95
