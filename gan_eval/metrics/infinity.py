@@ -48,10 +48,10 @@ class InfinityFit:
 def subset_sizes(n: int, points: int = DEFAULT_POINTS, min_fraction: float = DEFAULT_MIN_FRACTION,
                  floor: int = 2) -> list[int]:
     """``points`` sizes from max(floor, min_fraction·n) to n, evenly spaced (as in the paper)."""
-    low = max(floor, int(math.ceil(min_fraction * n)))
+    low = max(floor, math.ceil(min_fraction * n))
     if n - low + 1 < 3:
         raise GanEvalError(f"FID∞/IS∞ need subsets of at least 3 different sizes; {n} samples are too few")
-    return sorted({int(round(s)) for s in np.linspace(low, n, min(points, n - low + 1))})
+    return sorted({round(float(s)) for s in np.linspace(low, n, min(points, n - low + 1))})
 
 
 def _fit(sizes: list[int], values: list[float], level: float) -> InfinityFit:
