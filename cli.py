@@ -141,6 +141,56 @@ def evaluate(metrics: str, **kwargs: Any) -> None:
 
 
 @main.command()
+@click.option("--gen", "gens", multiple=True, required=True,
+              help="Give twice: generator A, then B (checkpoints, builtin:NAME, directories, .npz…).")
+@click.option("--real", required=True, help="Real images, scored once and shared by both generators.")
+@click.option("--metrics", "-m", default="fid,pr,dc", show_default=True, help="Comma-separated: fid, is, kid, pr, dc.")
+@click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Extractor weights file.")
+@click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None,
+              help="Images per generator [default: all of a finite source, 10000 from a generator].")
+@click.option("--num-real", type=click.IntRange(min=2), default=None, help="Cap on real images [default: all].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", type=int, default=gan_eval.api.DEFAULT_SEED, show_default=True,
+              help="Seeds both generators' noise and the bootstrap.")
+@click.option("--ci", "level", type=click.FloatRange(0.5, 1, max_open=True), default=0.95, show_default=True,
+              help="Confidence level of the intervals and verdicts.")
+@click.option("--bootstrap", type=click.IntRange(min=20), default=gan_eval.intervals.DEFAULT_BOOTSTRAP, show_default=True)
+@click.option("--no-cache", is_flag=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--trust-pickle", is_flag=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the comparison as JSON.")
+@click.option("--quiet", "-q", is_flag=True)
+@_handle_errors
+def compare(gens: tuple[str, ...], real: str, metrics: str, extractor: str, weights: str | None,
+            num_samples: int | None, num_real: int | None, batch_size: int, device: str, seed: int, level: float,
+            bootstrap: int, no_cache: bool, cache_dir: str | None, trust_pickle: bool, json_path: str | None,
+            quiet: bool) -> None:
+    """Paired comparison of two generators (--gen A --gen B) on the same reference: B − A with intervals.
+
+    The verdict for B is "better" or "worse" when the interval of the difference excludes 0, else
+    "no significant difference".
+    """
+    from gan_eval.compare import compare as run_compare
+    from gan_eval.compare import format_comparison
+
+    if len(gens) != 2:
+        raise GanEvalError(f"compare needs exactly two --gen (A and B), got {len(gens)}")
+    if quiet:
+        warnings.simplefilter("ignore")
+    result = run_compare(gens[0], gens[1], real, metrics, level=level, bootstrap=bootstrap, extractor=extractor,
+                         weights=weights, num_samples=num_samples, num_real=num_real, batch_size=batch_size,
+                         device=device, seed=seed, cache=not no_cache, cache_dir=cache_dir, trust_pickle=trust_pickle,
+                         progress=False if quiet else None)
+    click.echo(format_comparison(result))
+    if json_path:
+        result.to_json(json_path)
+        if not quiet:
+            click.echo(f"wrote {json_path}", err=True)
+
+
+@main.command()
 @click.option("--real", required=True, help="Reference images: directory, .npz/.npy or builtin:NAME.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Statistics file to write (.npz).")
 @click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
