@@ -94,6 +94,9 @@ def categorical(spec: AttributeSpec, gen_codes: np.ndarray, real_codes: np.ndarr
         boot_gen[b] = fix(rng.multinomial(n, p_raw) / n, c_b)
         boot_ref[b] = fix(rng.multinomial(n_ref, real_counts / n_ref) / n_ref, c_b) if real_counts is not None else q
     corr_lo, corr_hi = normal_interval(p_gen, boot_gen, level, family=k, lo_clip=0.0, hi_clip=1.0)
+    # A level with zero count never reappears in a multinomial resample, so its bootstrap interval
+    # collapses to [0, 0]; keep at least the raw Wilson upper bound (≈ the rule of three) there.
+    corr_hi = np.where(counts == 0, np.maximum(corr_hi, raw_hi), corr_hi)
     diff = p_gen - q
     diff_lo, diff_hi = normal_interval(diff, boot_gen - boot_ref, level, family=k)
     rows = []
