@@ -7,11 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from audit_toys import BIASED_P, BlockAttributes, BlockToy, ProportionalDigits
 from toy_generators import ResampleDigits
 
 import gan_eval
-from gan_eval.attributes import AttributeSet
+from gan_eval.attributes import (
+    AttributeSet,
+    register_attribute_extractor,
+    unregister_attribute_extractor,
+)
 from gan_eval.audit.walks import latent_model, run_walk
 from gan_eval.errors import GanEvalError
 from gan_eval.mnist import load_mnist
@@ -125,3 +130,16 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = run("audit", "--gen", "builtin:dcgan", "-o", str(tmp_path / "file"))
     assert proc.returncode == 2 and "is a file" in proc.stderr  # a usage error (click), before any work
+
+
+def test_same_seed_same_audit():
+    """Every random draw (sampling, bootstrap, walks, SVM) is seeded: a rerun gives identical numbers."""
+    register_attribute_extractor("blocks-seed")(lambda arg, device: BlockAttributes(differentiable=False))
+    try:
+        real = BlockToy().sample(200, torch.Generator().manual_seed(5))
+        runs = [gan_eval.audit(BlockToy(), (real * 255).round().byte(), "blocks-seed", num_samples=200, bootstrap=30,
+                               walk_images=8, walk_steps=2, seed=7) for _ in range(2)]
+    finally:
+        unregister_attribute_extractor("blocks-seed")
+    assert runs[0].summary["metrics"] == runs[1].summary["metrics"] and runs[0].summary["ci"] == runs[1].summary["ci"]
+    assert runs[0].tables["walks"].equals(runs[1].tables["walks"])
