@@ -9,7 +9,8 @@ import functools
 import json
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -89,7 +90,8 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
                     kid_subset_size: int, no_cache: bool, cache_dir: str | None, skip_bad_files: bool,
                     trust_pickle: bool, json_path: str | None, quiet: bool, truncation: float | None,
                     label: int | None, source: str | None, paired: bool, ci: float | None = None,
-                    bootstrap: int = 200) -> None:
+                    bootstrap: int = 200, per_class: bool = False, classifier: str = "digits",
+                    per_class_samples: int = 500) -> None:
     if quiet:
         warnings.simplefilter("ignore")
     result = gan_eval.evaluate(
@@ -100,6 +102,18 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
         progress=False if quiet else None, truncation=truncation, label=label, source=source, paired=paired,
         ci=ci, bootstrap=bootstrap,
     )
+    if per_class:
+        from gan_eval.conditional import per_class as run_per_class
+
+        classes = run_per_class(gen, real, classifier=classifier, extractor=extractor, weights=weights,
+                                num_per_class=per_class_samples, num_real=num_real, level=ci or 0.95,
+                                bootstrap=bootstrap, batch_size=batch_size, device=device, seed=seed,
+                                cache=not no_cache, cache_dir=cache_dir, trust_pickle=trust_pickle,
+                                progress=False if quiet else None)
+        result.metrics.update(classes.metrics)
+        result.ci.update(classes.ci)
+        result.ci_info = {**classes.ci_info, **result.ci_info}
+        result.provenance["per_class"] = {**classes.provenance["per_class"], "classifier": classes.provenance["classifier"]}
     from reports import format_result_table
 
     click.echo(format_result_table(result))
@@ -133,6 +147,12 @@ def fid(**kwargs: Any) -> None:
 @main.command()
 @click.option("--metrics", "-m", default="fid,is,kid,pr,dc", show_default=True,
               help=f"Comma-separated, from: {', '.join(available_metrics())}.")
+@click.option("--per-class", is_flag=True,
+              help="Conditional checkpoints: add intra-class FID, conditioning accuracy and class balance (with intervals).")
+@click.option("--classifier", default="digits", show_default=True, type=click.Choice(available_extractors()),
+              help="--per-class: extractor whose class logits read the classes (one per class of the model).")
+@click.option("--per-class-samples", type=click.IntRange(min=10), default=500, show_default=True,
+              help="--per-class: samples generated per class (and as many per class for the balance).")
 @_source_options
 @_handle_errors
 def evaluate(metrics: str, **kwargs: Any) -> None:
@@ -277,9 +297,8 @@ def train(recipe: str, data: str, output: str, steps: int, batch_size: int | Non
         return
     if labels is not None:
         raise GanEvalError("--labels is only for `gan-eval train classifier`")
-    from generators.training import train as run_training
-
     from gan_eval.pipeline import resolve_device
+    from generators.training import train as run_training
 
     path = run_training(recipe, output, data=data, steps=steps, batch_size=batch_size, seed=seed,
                         device=resolve_device(device), hparams=_parse_assignments(assignments),

@@ -180,14 +180,14 @@ def compare(
 
 def format_comparison(result: ComparisonResult) -> str:
     """Terminal table: A, B, B − A with its interval, and the verdict for B."""
-    from reports.table import LABELS, _format_value
+    from reports.table import _format_value, _label
 
-    width = max([len(LABELS.get(k, k)) for k in result.differences] + [6])
+    width = max([len(_label(k)) for k in result.differences] + [6])
     head = f"{'metric':<{width}}  {'A':>12}  {'B':>12}  {'B - A':>12}  {result.level:.0%} interval of B - A      verdict for B"
     lines = [f"A: {result.names[0]}", f"B: {result.names[1]}", "", head, "-" * len(head)]
     for key, d in result.differences.items():
         span = f"[{_format_value(d.interval[0])}, {_format_value(d.interval[1])}]"
-        lines.append(f"{LABELS.get(key, key):<{width}}  {_format_value(d.a):>12}  {_format_value(d.b):>12}  "
+        lines.append(f"{_label(key):<{width}}  {_format_value(d.a):>12}  {_format_value(d.b):>12}  "
                      f"{_format_value(d.value):>12}  {span:<27}  {d.verdict}")
     p = result.provenance
     lines += ["", f"reference: {p['real'].get('source')} (N={p['n_real']}), shared by both; generated N={p['n_gen']}",

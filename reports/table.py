@@ -22,6 +22,14 @@ LABELS = {
 }
 
 
+def _label(key: str) -> str:
+    for prefix, text in (("fid_class_mean", "intra-class FID (mean over classes)"), ("fid_class_", "FID of class "),
+                         ("class_accuracy_", "conditioning accuracy, class "), ("class_share_", "share read as class ")):
+        if key.startswith(prefix):
+            return text + key[len(prefix):]
+    return LABELS.get(key, {"class_balance_tv": "class balance: TV distance from uniform"}.get(key, key))
+
+
 def _format_value(value: float) -> str:
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.4e}"
@@ -33,7 +41,7 @@ def format_result_table(result: Any) -> str:
     metrics: dict[str, float] = result.metrics
     p: dict[str, Any] = result.provenance
     intervals: dict[str, list[float]] = getattr(result, "ci", None) or {}
-    width = max(len(LABELS.get(k, k)) for k in metrics) if metrics else 10
+    width = max(len(_label(k)) for k in metrics) if metrics else 10
     if intervals:
         level = (getattr(result, "ci_info", None) or {}).get("level", 0.95)
         head = f"{'metric':<{width}}  {'value':<12}  {level:.0%} interval"
@@ -41,10 +49,10 @@ def format_result_table(result: Any) -> str:
         for k, v in metrics.items():
             lo_hi = intervals.get(k)
             span = f"[{_format_value(lo_hi[0])}, {_format_value(lo_hi[1])}]" if lo_hi else ""
-            lines.append(f"{LABELS.get(k, k):<{width}}  {_format_value(v):<12}  {span}".rstrip())
+            lines.append(f"{_label(k):<{width}}  {_format_value(v):<12}  {span}".rstrip())
     else:
         lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
-        lines += [f"{LABELS.get(k, k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
+        lines += [f"{_label(k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
     real = p.get("real") or {}
     gen = p.get("gen") or {}
     lines.append("")

@@ -154,13 +154,16 @@ METRIC_ALIASES: dict[str, str] = {"is": "is_mean", "kid": "kid_mean", "fid_infin
 def metric_direction(key: str) -> int | None:
     """+1 (higher is better), -1 (lower is better) or None (not a quality score) for a result key.
 
-    Per-class keys (``fid_class_3``) take the direction of their family.
+    Per-class keys (``fid_class_3``, ``class_accuracy_3``) take the direction of their family; class
+    shares have none (more is not better).
     """
     key = METRIC_ALIASES.get(key, key)
     if key in METRIC_DIRECTIONS:
         return METRIC_DIRECTIONS[key]
     if key.startswith("fid_class_"):
         return -1
+    if key.startswith("class_accuracy_"):
+        return 1
     return None
 
 
