@@ -256,6 +256,9 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
                      f"(a generator checkpoint, or an object with latents(n, generator) and decode(z), is needed)")
     elif walks:
         chosen = walk_targets or _auto_targets(attrs, rep)
+        if not chosen:
+            notes.append("latent walks skipped: no default target (no categorical level or real-vs-generated "
+                         "continuous comparison to pick one from); name one with --target")
         for t in chosen:
             say(f"latent walk along {t}")
             walk_results.append(run_walk(model, attrs, t, mode=walk_mode, n_images=walk_images, steps=walk_steps,
