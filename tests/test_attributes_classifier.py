@@ -66,3 +66,30 @@ def test_labels_csv_is_validated(tmp_path):
     out = tmp_path / "never.safetensors"
     proc = run("train", "classifier", "--data", str(data), "-o", str(out))
     assert proc.returncode == 1 and "--labels" in proc.stderr and not out.exists()
+
+
+def test_course_classifier_imports_unchanged(tmp_path):
+    """A course-style {"classifier": state_dict} file (CelebA's 40 logits) becomes an attribute checkpoint
+    whose logits equal the course model's on the same images."""
+    import torch
+
+    from gan_eval.attributes import create_attribute_extractor
+    from gan_eval.attributes.classifier import (
+        CELEBA_ATTRIBUTES,
+        AttributeClassifier,
+        import_course_classifier,
+    )
+
+    torch.manual_seed(0)
+    course = AttributeClassifier(40, channels=3, hidden_dim=8).eval()
+    torch.save({"classifier": course.state_dict()}, tmp_path / "pretrained_classifier.pth")
+    out = import_course_classifier(tmp_path / "pretrained_classifier.pth", tmp_path / "celeba.safetensors")
+    ex = create_attribute_extractor(f"classifier:{out}")
+    assert ex.score_names == list(CELEBA_ATTRIBUTES) and ex.score_names[20] == "Male" and ex.differentiable
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        expected = course(x * 2 - 1)  # the course normalises to [-1, 1]
+    assert torch.allclose(ex.score_images(x), expected, atol=1e-5)
+    assert ex.confusion_counts()[0] == {}  # nothing to correct with: audits say so
+    with pytest.raises(GanEvalError, match="40 outputs but 2"):
+        import_course_classifier(tmp_path / "pretrained_classifier.pth", tmp_path / "x.safetensors", ["a", "b"])

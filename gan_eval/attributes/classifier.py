@@ -284,3 +284,66 @@ def train_classifier(data: str | os.PathLike, labels: str | os.PathLike, output:
         save_file(state, str(tmp), metadata=meta)
     return {"path": str(output), "attributes": names, "heldout": heldout, "n_train": len(train_idx),
             "n_heldout": int(n_val)}
+
+
+# --- the course's pretrained classifier ------------------------------------------------------------
+
+#: CelebA's 40 attributes in the course's index order (C2W2: ``Male`` is 20, ``WearingEarrings`` 34).
+CELEBA_ATTRIBUTES = (
+    "5oClockShadow", "ArchedEyebrows", "Attractive", "BagsUnderEyes", "Bald", "Bangs", "BigLips", "BigNose",
+    "BlackHair", "BlondHair", "Blurry", "BrownHair", "BushyEyebrows", "Chubby", "DoubleChin", "Eyeglasses", "Goatee",
+    "GrayHair", "HeavyMakeup", "HighCheekbones", "Male", "MouthSlightlyOpen", "Mustache", "NarrowEyes", "NoBeard",
+    "OvalFace", "PaleSkin", "PointyNose", "RecedingHairline", "RosyCheeks", "Sideburn", "Smiling", "StraightHair",
+    "WavyHair", "WearingEarrings", "WearingHat", "WearingLipstick", "WearingNecklace", "WearingNecktie", "Young",
+)
+
+
+def import_course_classifier(path: str | os.PathLike, output: str | os.PathLike, names: list[str] | None = None,
+                             key: str = "classifier", image_size: int = 64) -> Path:
+    """Convert the course's ``{"classifier": state_dict}`` file (e.g. ``pretrained_classifier.pth``) into an
+    attribute-classifier checkpoint, read with ``weights_only=True`` (never unpickled).
+
+    The course's layer names (``disc.N.M.*``) are this module's, so the tensors load unchanged; the
+    attribute names default to CelebA's 40 in the course's order. The file has no held-out confusion
+    counts, so audits with it report uncorrected proportions (and say so).
+    """
+    try:
+        obj = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - weights_only refusal or corrupt file: the same user error
+        raise GanEvalError(f"cannot read {path} as a plain tensor file: {exc}".splitlines()[0]) from None
+    state = obj.get(key, obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GanEvalError(f"{path} holds no state dict under {key!r}")
+    final = [k for k in state if k.startswith("disc.3.0.weight")]
+    if not final:
+        raise GanEvalError(f"{path}: not the course classifier (no disc.3.0.weight)")
+    n_classes, hidden4 = state[final[0]].shape[:2]
+    channels = int(state["disc.0.0.weight"].shape[1])
+    names = list(names) if names is not None else list(CELEBA_ATTRIBUTES)
+    if len(names) != n_classes:
+        raise GanEvalError(f"{path} has {n_classes} outputs but {len(names)} attribute names were given")
+    model = AttributeClassifier(n_classes, channels, hidden4 // 4, image_size)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise GanEvalError(f"{path}: tensors do not match the course classifier: {str(exc).splitlines()[0]}") from None
+    meta = {"format": FORMAT, "format_version": "1", "mode": "multilabel", "attributes": json.dumps(names),
+            "config": json.dumps({"channels": channels, "hidden_dim": hidden4 // 4, "image_size": image_size}),
+            "heldout": "{}", "training": json.dumps({"recipe": "imported", "source": str(path)})}
+    from safetensors.torch import save_file
+
+    output = Path(output)
+    with atomic_path(output, suffix=".safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
+    return output
+
+
+if __name__ == "__main__":  # python -m gan_eval.attributes.classifier course.pth attrs.safetensors
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m gan_eval.attributes.classifier pretrained_classifier.pth attrs.safetensors")
+    try:
+        print(f"wrote {import_course_classifier(sys.argv[1], sys.argv[2])}")
+    except GanEvalError as exc:
+        sys.exit(f"error: {exc}")
