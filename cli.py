@@ -463,6 +463,10 @@ def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extra
               help="`gan-eval gate` rules (TOML, min/max) judged on summary.json's metrics; failures fail the audit.")
 @click.option("--fail-on", type=click.Choice(["never", "fail", "warn"]), default=None,
               help="Exit 1 when the verdict is at least this bad [default: fail with --rules, else never].")
+@click.option("--val-data", type=click.Path(file_okay=False), default=None,
+              help="Labelled real images for measuring extractor error (with --val-labels).")
+@click.option("--val-labels", type=click.Path(dir_okay=False), default=None,
+              help="CSV: file column + columns named like attributes (0/1, or level names); corrects proportions.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
@@ -474,8 +478,8 @@ def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extra
 def audit(gen: str, real: str | None, attributes: str, classifier: str | None, target: str | None, reference: str,
           output: str, num_samples: int, num_real: int | None, bootstrap: int, walk_images: int, walk_steps: int,
           walk_step_size: float, walk_mode: str, no_walks: bool, threshold_pairs: tuple[str, ...], rules: str | None,
-          fail_on: str | None, seed: int, batch_size: int, device: str, truncation: float | None, label: int | None,
-          trust_pickle: bool, quiet: bool) -> None:
+          fail_on: str | None, val_data: str | None, val_labels: str | None, seed: int, batch_size: int, device: str,
+          truncation: float | None, label: int | None, trust_pickle: bool, quiet: bool) -> None:
     """Bias and covariance audit: representation, joint structure, latent walks -> report.html, CSVs, summary.json."""
     from pathlib import Path
 
@@ -483,6 +487,8 @@ def audit(gen: str, real: str | None, attributes: str, classifier: str | None, t
 
     if Path(output).exists() and not Path(output).is_dir():
         raise GanEvalError(f"--output {output} exists and is not a directory")
+    if (val_data is None) != (val_labels is None):
+        raise GanEvalError("--val-data and --val-labels go together")
     if quiet:
         warnings.simplefilter("ignore")
     result = run_audit(gen, real, attributes, classifier=classifier, reference=reference, num_samples=num_samples,
@@ -490,7 +496,7 @@ def audit(gen: str, real: str | None, attributes: str, classifier: str | None, t
                        walks=not no_walks, walk_images=walk_images, walk_steps=walk_steps,
                        walk_step_size=walk_step_size, walk_mode=walk_mode, thresholds=_parse_assignments(threshold_pairs),
                        rules=rules, device=device, truncation=truncation, label=label, trust_pickle=trust_pickle,
-                       log=None if quiet else (lambda msg: click.echo(f"audit: {msg}", err=True)))
+                       validation=(val_data, val_labels) if val_data else None, log=None if quiet else (lambda msg: click.echo(f"audit: {msg}", err=True)))
     folder = result.write(output)
     counts = {s: sum(f["status"] == s for f in result.findings) for s in ("FAIL", "WARN")}
     click.echo(f"verdict: {result.verdict} ({counts['FAIL']} failed, {counts['WARN']} warnings)")

@@ -143,3 +143,24 @@ def test_same_seed_same_audit():
         unregister_attribute_extractor("blocks-seed")
     assert runs[0].summary["metrics"] == runs[1].summary["metrics"] and runs[0].summary["ci"] == runs[1].summary["ci"]
     assert runs[0].tables["walks"].equals(runs[1].tables["walks"])
+
+
+def test_audit_time_validation_labels_replace_the_extractors_confusion(tmp_path):
+    import csv
+
+    from gan_eval.testing import write_digits
+
+    data = write_digits(tmp_path / "val", "heldout", 300)
+    labels = load_mnist("heldout")[1][:300]
+    with open(tmp_path / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "digit"])
+        writer.writerows([f"{i:04d}.png", int(lab)] for i, lab in enumerate(labels))
+    result = gan_eval.audit(ProportionalDigits(), None, "digits", num_samples=300, bootstrap=30,
+                            validation=(data, tmp_path / "labels.csv"))
+    conf = result.representation.confusions["digit"]
+    assert conf.sum() == 300 and np.trace(conf) >= 290
+    assert "given for this audit" in result.tables["validity"]["source"].iloc[0]
+    (tmp_path / "bad.csv").write_text("file,Male\n0000.png,1\n")
+    with pytest.raises(GanEvalError, match="Male name no categorical/binary attribute"):
+        gan_eval.audit(ProportionalDigits(), None, "digits", validation=(data, tmp_path / "bad.csv"))

@@ -152,7 +152,8 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
           walk_images: int = 64, walk_steps: int = 8, walk_step_size: float = 0.25, walk_mode: str = "auto",
           thresholds: Mapping[str, Any] | Thresholds | None = None, rules: str | os.PathLike | None = None,
           device: str = "cpu", truncation: float | None = None, label: int | None = None,
-          trust_pickle: bool = False, log: Callable[[str], None] | None = None) -> AuditResult:
+          trust_pickle: bool = False, validation: tuple[str | os.PathLike, str | os.PathLike] | None = None,
+          log: Callable[[str], None] | None = None) -> AuditResult:
     """Audit generator ``gen`` for representation bias and attribute entanglement.
 
     ``gen``/``real`` take the same specs as :func:`gan_eval.evaluate` (checkpoints, ``builtin:NAME``,
@@ -163,6 +164,9 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
     names to walk along (default: the level with the largest representation gap in gradient mode
     and the most shifted continuous attribute in boundary mode). ``thresholds`` override
     :class:`Thresholds`; ``rules`` is a ``gan-eval gate`` TOML file judged on ``summary["metrics"]``.
+    ``validation`` is ``(image_dir, labels_csv)`` of labelled real images: their confusion matrices
+    replace the extractors' own for the attributes the CSV names (needed to correct proportions of a
+    classifier that carries no held-out counts, such as the course's imported one).
     """
     started = time.time()
     say = log or (lambda _msg: None)
@@ -194,6 +198,8 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
             extra = set(levels) - set(known[attr].levels)
             if extra:
                 raise GanEvalError(f"target proportions for {attr!r} name unknown level(s) {', '.join(sorted(extra))}")
+    if validation is not None:
+        _read_validation_labels(attrs, *validation)  # checked now; measured after the cheap checks
     if isinstance(walk_targets, str):
         walk_targets = [t.strip() for t in walk_targets.split(",") if t.strip()]
     for t in walk_targets or []:
@@ -222,8 +228,12 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
     confusions: dict[str, np.ndarray] = {}
     conf_source: dict[str, str] = {}
     notes: list[str] = []
+    user_counts, user_desc = _validation_counts(attrs, validation, batch_size) if validation else ({}, "")
     for ex in attrs.extractors:
         counts, source_desc = ex.confusion_counts()
+        own = {a.name for a in ex.attributes}
+        if own & set(user_counts):  # labelled data given for this audit take precedence
+            counts, source_desc = {k: v for k, v in user_counts.items() if k in own}, user_desc
         confusions.update(counts)
         for a in ex.attributes:
             if a.kind != "continuous":
@@ -427,3 +437,69 @@ def _apply_gate(rules: list[Any], metrics: dict, ci: dict, provenance: dict, ite
     rank = {FAIL: 2, WARN: 1}
     out.sort(key=lambda f: -rank.get(f["status"], 0))
     return out
+
+
+def _read_validation_labels(attrs: AttributeSet, data: str | os.PathLike,
+                            labels_csv: str | os.PathLike) -> tuple[list[Path], dict[str, np.ndarray]]:
+    """Read a labels CSV for audit-time validation: a file column, then columns named like attributes.
+
+    Binary attributes take 0/1 (−1 read as 0); categorical ones take level names (e.g. ``3`` for
+    ``digit``). Unknown columns are an error, so a typo cannot silently disable the correction.
+    """
+    import csv
+
+    data, labels_csv = Path(data), Path(labels_csv)
+    if not data.is_dir() or not labels_csv.is_file():
+        raise GanEvalError(f"validation needs an image directory and a labels CSV; got {data} and {labels_csv}")
+    with open(labels_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) < 2:
+        raise GanEvalError(f"{labels_csv}: needs a header and at least one row")
+    header = [h.strip() for h in rows[0]]
+    file_col = next((i for i, h in enumerate(header) if h.lower() in ("file", "filename", "image", "image_id")), 0)
+    specs = {a.name: a for a in attrs.attributes if a.kind != "continuous"}
+    cols = [i for i in range(len(header)) if i != file_col]
+    unknown = [header[i] for i in cols if header[i] not in specs]
+    if unknown:
+        raise GanEvalError(f"{labels_csv}: column(s) {', '.join(unknown)} name no categorical/binary attribute "
+                           f"here ({', '.join(specs) or 'none'})")
+    files: list[Path] = []
+    labels = {header[i]: np.zeros(len(rows) - 1, dtype=np.int64) for i in cols}
+    for r, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise GanEvalError(f"{labels_csv} line {r + 2}: {len(row)} fields, header has {len(header)}")
+        path = data / row[file_col].strip()
+        if not path.is_file():
+            raise GanEvalError(f"{labels_csv} line {r + 2}: image {path} does not exist")
+        files.append(path)
+        for i in cols:
+            spec, cell = specs[header[i]], row[i].strip()
+            if spec.kind == "binary" and cell == "-1":
+                cell = "0"
+            if cell not in spec.levels:
+                raise GanEvalError(f"{labels_csv} line {r + 2}, column {header[i]!r}: {cell!r} is not one of "
+                                   f"{', '.join(spec.levels)}")
+            labels[header[i]][r] = spec.levels.index(cell)
+    return files, labels
+
+
+def _validation_counts(attrs: AttributeSet, validation: tuple[str | os.PathLike, str | os.PathLike],
+                       batch_size: int) -> tuple[dict[str, np.ndarray], str]:
+    """Confusion counts of every labelled attribute on the user's validation images."""
+    from gan_eval.sources import DirectorySource
+
+    files, labels = _read_validation_labels(attrs, *validation)
+    source = DirectorySource(validation[0])
+    by_rel = {f.rel: f for f in source.files}
+    try:
+        source.files = [by_rel[p.relative_to(Path(validation[0])).as_posix()] for p in files]
+    except (KeyError, ValueError) as exc:
+        raise GanEvalError(f"validation label file names {exc}, which is not an image under {validation[0]}") from None
+    images = _collect(source, len(files), batch_size, 0)
+    decoded = attrs.decode(attrs.measure(images, batch_size))
+    specs = {a.name: a for a in attrs.attributes}
+    out = {}
+    for name, true in labels.items():
+        k = len(specs[name].levels)
+        out[name] = np.bincount(true * k + decoded[name], minlength=k * k).reshape(k, k)
+    return out, f"labelled validation images {validation[0]} ({len(files)} images, given for this audit)"
