@@ -496,7 +496,8 @@ def audit(gen: str, real: str | None, attributes: str, classifier: str | None, t
                        walks=not no_walks, walk_images=walk_images, walk_steps=walk_steps,
                        walk_step_size=walk_step_size, walk_mode=walk_mode, thresholds=_parse_assignments(threshold_pairs),
                        rules=rules, device=device, truncation=truncation, label=label, trust_pickle=trust_pickle,
-                       validation=(val_data, val_labels) if val_data else None, log=None if quiet else (lambda msg: click.echo(f"audit: {msg}", err=True)))
+                       validation=(val_data, val_labels) if val_data else None,
+                       log=None if quiet else (lambda msg: click.echo(f"audit: {msg}", err=True)))
     folder = result.write(output)
     counts = {s: sum(f["status"] == s for f in result.findings) for s in ("FAIL", "WARN")}
     click.echo(f"verdict: {result.verdict} ({counts['FAIL']} failed, {counts['WARN']} warnings)")
