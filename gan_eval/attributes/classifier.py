@@ -160,29 +160,28 @@ def _make(arg: str | None = None, device: torch.device = CPU) -> AttributeExtrac
 # --- training --------------------------------------------------------------------------------------
 
 
-def read_labels(data: str | os.PathLike, labels_csv: str | os.PathLike) -> tuple[list[Path], list[str], np.ndarray]:
-    """Validate and read ``labels.csv``: a file-name column then one 0/1 column per attribute.
+FILE_COLUMNS = ("file", "filename", "image", "image_id")
 
-    The file column is ``file``, ``filename``, ``image`` or ``image_id`` (else the first column);
-    names are relative to ``data``. ``-1`` is read as 0 (CelebA's ``list_attr_celeba`` convention).
+
+def read_labels_table(data: str | os.PathLike, labels_csv: str | os.PathLike, what: str = "--labels"
+                      ) -> tuple[list[str], int, list[list[str]], list[Path]]:
+    """Read a labels CSV next to an image folder: ``(header, file column, data rows, image paths)``.
+
+    The file column is ``file``, ``filename``, ``image`` or ``image_id`` (else the first column); names
+    are relative to ``data``. Every row must have the header's width and name an existing image.
     """
     data, labels_csv = Path(data), Path(labels_csv)
     if not data.is_dir():
-        raise GanEvalError(f"--data {data} is not a directory")
+        raise GanEvalError(f"{data} is not a directory")
     if not labels_csv.is_file():
-        raise GanEvalError(f"--labels {labels_csv} does not exist")
+        raise GanEvalError(f"{what} {labels_csv} does not exist")
     with open(labels_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     if len(rows) < 2 or len(rows[0]) < 2:
         raise GanEvalError(f"{labels_csv}: needs a header (file column + attribute columns) and at least one row")
     header = [h.strip() for h in rows[0]]
-    file_col = next((i for i, h in enumerate(header) if h.lower() in ("file", "filename", "image", "image_id")), 0)
-    attr_cols = [i for i in range(len(header)) if i != file_col]
-    names = [header[i] for i in attr_cols]
-    if len(set(names)) != len(names) or any(not n for n in names):
-        raise GanEvalError(f"{labels_csv}: attribute column names must be unique and non-empty")
+    file_col = next((i for i, h in enumerate(header) if h.lower() in FILE_COLUMNS), 0)
     files: list[Path] = []
-    values = np.zeros((len(rows) - 1, len(attr_cols)), dtype=np.float32)
     for r, row in enumerate(rows[1:]):
         if len(row) != len(header):
             raise GanEvalError(f"{labels_csv} line {r + 2}: {len(row)} fields, header has {len(header)}")
@@ -190,6 +189,23 @@ def read_labels(data: str | os.PathLike, labels_csv: str | os.PathLike) -> tuple
         if not path.is_file():
             raise GanEvalError(f"{labels_csv} line {r + 2}: image {path} does not exist")
         files.append(path)
+    return header, file_col, rows[1:], files
+
+
+def read_labels(data: str | os.PathLike, labels_csv: str | os.PathLike) -> tuple[list[Path], list[str], np.ndarray]:
+    """Validate and read ``labels.csv``: a file-name column then one 0/1 column per attribute.
+
+    ``-1`` is read as 0 (CelebA's ``list_attr_celeba`` convention).
+    """
+    if not Path(data).is_dir():
+        raise GanEvalError(f"--data {data} is not a directory")
+    header, file_col, rows, files = read_labels_table(data, labels_csv)
+    attr_cols = [i for i in range(len(header)) if i != file_col]
+    names = [header[i] for i in attr_cols]
+    if len(set(names)) != len(names) or any(not n for n in names):
+        raise GanEvalError(f"{labels_csv}: attribute column names must be unique and non-empty")
+    values = np.zeros((len(rows), len(attr_cols)), dtype=np.float32)
+    for r, row in enumerate(rows):
         for j, c in enumerate(attr_cols):
             cell = row[c].strip()
             if cell not in ("0", "1", "-1"):

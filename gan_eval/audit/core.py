@@ -446,32 +446,19 @@ def _read_validation_labels(attrs: AttributeSet, data: str | os.PathLike,
     Binary attributes take 0/1 (−1 read as 0); categorical ones take level names (e.g. ``3`` for
     ``digit``). Unknown columns are an error, so a typo cannot silently disable the correction.
     """
-    import csv
+    from gan_eval.attributes.classifier import read_labels_table
 
-    data, labels_csv = Path(data), Path(labels_csv)
-    if not data.is_dir() or not labels_csv.is_file():
+    if not Path(data).is_dir() or not Path(labels_csv).is_file():
         raise GanEvalError(f"validation needs an image directory and a labels CSV; got {data} and {labels_csv}")
-    with open(labels_csv, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
-        raise GanEvalError(f"{labels_csv}: needs a header and at least one row")
-    header = [h.strip() for h in rows[0]]
-    file_col = next((i for i, h in enumerate(header) if h.lower() in ("file", "filename", "image", "image_id")), 0)
+    header, file_col, rows, files = read_labels_table(data, labels_csv, "--val-labels")
     specs = {a.name: a for a in attrs.attributes if a.kind != "continuous"}
     cols = [i for i in range(len(header)) if i != file_col]
     unknown = [header[i] for i in cols if header[i] not in specs]
     if unknown:
         raise GanEvalError(f"{labels_csv}: column(s) {', '.join(unknown)} name no categorical/binary attribute "
                            f"here ({', '.join(specs) or 'none'})")
-    files: list[Path] = []
-    labels = {header[i]: np.zeros(len(rows) - 1, dtype=np.int64) for i in cols}
-    for r, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise GanEvalError(f"{labels_csv} line {r + 2}: {len(row)} fields, header has {len(header)}")
-        path = data / row[file_col].strip()
-        if not path.is_file():
-            raise GanEvalError(f"{labels_csv} line {r + 2}: image {path} does not exist")
-        files.append(path)
+    labels = {header[i]: np.zeros(len(rows), dtype=np.int64) for i in cols}
+    for r, row in enumerate(rows):
         for i in cols:
             spec, cell = specs[header[i]], row[i].strip()
             if spec.kind == "binary" and cell == "-1":
