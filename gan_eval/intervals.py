@@ -44,7 +44,10 @@ from gan_eval.metrics.inception_score import inception_score
 from gan_eval.metrics.knn import (
     DEFAULT_TILE,
     density_coverage_per_sample,
+    knn_neighbours,
+    knn_radii,
     precision_recall_per_sample,
+    radii_among,
 )
 from gan_eval.statistics import FeatureSet
 
@@ -225,15 +228,24 @@ def knn_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torc
     xr = real.features.to(xg.device)
     keys = ("precision", "recall") if kind == "pr" else ("density", "coverage")
     values: dict[str, list[float]] = {key: [] for key in keys}
+    # Neighbour lists of the full sets, computed once: each resample's radii are read from them.
+    tables = {side: knn_neighbours(x, 4 * k + 9, tile) for side, x in (("gen", xg), ("real", xr))}
+
+    def radii(side: str, counts: torch.Tensor, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        found = radii_among(tables[side], counts > 0, k)
+        return found if found is not None else knn_radii(x[index], k, tile)
+
     for b in range(wg.shape[0]):
         ig, cg = _distinct(wg[b])
         ir, cr = _distinct(wr[b])
+        real_radii = radii("real", wr[b], xr, ir)
         if kind == "pr":
-            gen_inside, real_inside = precision_recall_per_sample(xg[ig], xr[ir], k, tile)
+            gen_inside, real_inside = precision_recall_per_sample(xg[ig], xr[ir], k, tile,
+                                                                  radii("gen", wg[b], xg, ig), real_radii)
             values["precision"].append(float(cg @ gen_inside.double()) / gen.n)
             values["recall"].append(float(cr @ real_inside.double()) / real.n)
         else:
-            counts, covered = density_coverage_per_sample(xg[ig], xr[ir], k, tile)
+            counts, covered = density_coverage_per_sample(xg[ig], xr[ir], k, tile, real_radii=real_radii)
             values["density"].append(float(cg @ counts) / (k * gen.n))
             values["coverage"].append(float(cr @ covered.double()) / real.n)
     # Centred on the replicates' mean (see Replicates).

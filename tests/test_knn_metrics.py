@@ -74,3 +74,18 @@ def test_radii_exclude_self():
     assert knn.knn_radii(x, k=1, tile=2).tolist() == [1.0, 1.0, 2.0, 3.0]
     with pytest.raises(ValueError):
         knn.knn_radii(x, k=4)
+
+
+def test_radii_among_a_resample_equal_exact_radii_of_the_distinct_rows():
+    from gan_eval.metrics.knn import knn_neighbours, radii_among
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(700, 6, generator=g, dtype=torch.float64)
+    table = knn_neighbours(x, 4 * 5 + 9, tile=128)  # several tiles
+    assert torch.equal(table[1][:, 0], torch.arange(700)) and float(table[0][:, 0].abs().max()) == 0.0
+    for seed in range(3):
+        present = torch.rand(700, generator=torch.Generator().manual_seed(seed)) < 0.632
+        fast = radii_among(table, present, 5)
+        exact = knn.knn_radii(x[present], 5, tile=128)
+        assert fast is not None and torch.allclose(fast, exact, rtol=0, atol=1e-12)
+    assert radii_among(table, torch.rand(700, generator=g) < 0.05, 5) is None  # lists run out: caller recomputes

@@ -33,24 +33,52 @@ def _sq_norms(x: torch.Tensor) -> torch.Tensor:
     return (x * x).sum(dim=1)
 
 
+def knn_neighbours(x: torch.Tensor, count: int, tile: int = DEFAULT_TILE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances and indices of each row's ``count`` nearest rows, self first (at distance 0), ascending."""
+    n = x.shape[0]
+    count = min(count, n)
+    sq = _sq_norms(x)
+    values = torch.empty(n, count, dtype=x.dtype, device=x.device)
+    indices = torch.empty(n, count, dtype=torch.long, device=x.device)
+    for rows in _tiles(n, tile):
+        best_d = best_i = None  # running `count` smallest distances per row (self included, at distance 0)
+        for cols in _tiles(n, tile):
+            d = _distances(x[rows], x[cols], sq[rows], sq[cols])
+            if cols.start <= rows.start < cols.stop or rows.start <= cols.start < rows.stop:
+                overlap = torch.arange(max(rows.start, cols.start), min(rows.stop, cols.stop), device=x.device)
+                d[overlap - rows.start, overlap - cols.start] = -1.0  # self sorts first, set to 0 below
+            col_index = torch.arange(cols.start, cols.stop, device=x.device).expand(d.shape[0], -1)
+            if best_d is not None:
+                d, col_index = torch.cat([best_d, d], dim=1), torch.cat([best_i, col_index], dim=1)
+            best_d, order = d.topk(min(count, d.shape[1]), dim=1, largest=False)
+            best_i = col_index.gather(1, order)
+        values[rows], indices[rows] = best_d.clamp_min(0), best_i
+    return values, indices
+
+
 def knn_radii(x: torch.Tensor, k: int, tile: int = DEFAULT_TILE) -> torch.Tensor:
     """Distance from each row of ``x`` to its k-th nearest other row (self excluded)."""
     n = x.shape[0]
     if n <= k:
         raise ValueError(f"need more than k={k} samples for k-NN radii, got {n}")
-    sq = _sq_norms(x)
-    radii = torch.empty(n, dtype=x.dtype, device=x.device)
-    for rows in _tiles(n, tile):
-        best = None  # running k+1 smallest distances per row (self included, at distance ~0)
-        for cols in _tiles(n, tile):
-            d = _distances(x[rows], x[cols], sq[rows], sq[cols])
-            if cols.start <= rows.start < cols.stop or rows.start <= cols.start < rows.stop:
-                overlap = torch.arange(max(rows.start, cols.start), min(rows.stop, cols.stop), device=x.device)
-                d[overlap - rows.start, overlap - cols.start] = 0.0  # self distance, exact
-            candidates = d if best is None else torch.cat([best, d], dim=1)
-            best = candidates.topk(min(k + 1, candidates.shape[1]), dim=1, largest=False).values
-        radii[rows] = best[:, k]
-    return radii
+    return knn_neighbours(x, k + 1, tile)[0][:, k]
+
+
+def radii_among(table: tuple[torch.Tensor, torch.Tensor], present: torch.Tensor, k: int) -> torch.Tensor | None:
+    """k-NN radii of the rows with ``present`` set, counting only present rows as neighbours.
+
+    ``table`` is :func:`knn_neighbours` of the full set; a bootstrap resample keeps about 63 % of the
+    rows, so a list of 4k + 8 neighbours almost always holds k present ones. Returns None when some
+    row's list runs out (the caller then recomputes exactly).
+    """
+    values, indices = table
+    rows = torch.nonzero(present).squeeze(1)
+    hits = present[indices[rows, 1:]]
+    seen = hits.cumsum(dim=1)
+    if bool((seen[:, -1] < k).any()):
+        return None
+    position = (seen >= k).to(torch.uint8).argmax(dim=1, keepdim=True)
+    return values[rows, 1:].gather(1, position).squeeze(1)
 
 
 def _reduce_pairs(
@@ -82,14 +110,16 @@ def fraction_inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.T
 
 
 def precision_recall_per_sample(
-    features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE
+    features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE,
+    gen_radii: torch.Tensor | None = None, real_radii: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per generated sample: inside the real manifold; per real sample: inside the generated one.
 
-    Precision and recall are the means of these; intervals resample them.
+    Precision and recall are the means of these; intervals resample them (passing radii they
+    already know).
     """
-    real_radii = knn_radii(features_real, k, tile)
-    gen_radii = knn_radii(features_gen, k, tile)
+    real_radii = knn_radii(features_real, k, tile) if real_radii is None else real_radii
+    gen_radii = knn_radii(features_gen, k, tile) if gen_radii is None else gen_radii
     return inside_any(features_gen, features_real, real_radii, tile), inside_any(features_real, features_gen, gen_radii, tile)
 
 
@@ -101,14 +131,14 @@ def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k:
 
 def density_coverage_per_sample(
     features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE,
-    real_weights: torch.Tensor | None = None,
+    real_weights: torch.Tensor | None = None, real_radii: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per generated sample: how many real balls hold it (float64); per real sample: is its ball covered.
 
     Density is ``counts.mean() / k`` and coverage ``covered.mean()``. ``real_weights`` counts each real
     ball that many times (a bootstrap resample drawing a point twice).
     """
-    real_radii = knn_radii(features_real, k, tile)
+    real_radii = knn_radii(features_real, k, tile) if real_radii is None else real_radii
     counts = torch.zeros(features_gen.shape[0], dtype=torch.float64, device=features_gen.device)
     nearest_gen = torch.full((features_real.shape[0],), float("inf"), dtype=features_real.dtype, device=features_real.device)
 
