@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats as scipy_stats
 
 from gan_eval.api import (
     DEFAULT_EXTRACTOR,
@@ -52,9 +51,11 @@ def _classify(classifier: FeatureExtractor, images: torch.Tensor, batch_size: in
 
 
 def wilson(successes: int, n: int, level: float) -> list[float]:
-    """Wilson score interval of a proportion (scipy's ``binomtest``)."""
-    ci = scipy_stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
-    return [float(ci.low), float(ci.high)]
+    """Wilson score interval of one proportion (the audit's implementation)."""
+    from gan_eval.audit.stats import wilson_intervals
+
+    lo, hi = wilson_intervals(np.array([successes]), n, level)
+    return [float(lo[0]), float(hi[0])]
 
 
 class _ConditionalSampler:

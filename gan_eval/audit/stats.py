@@ -151,5 +151,7 @@ def weighted_corr(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def multinomial_weights(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
-    """``b`` bootstrap resamples of ``n`` rows as count weights (B × n)."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(np.float64)
+    """``b`` bootstrap resamples of ``n`` rows as count weights (B × n), as the metric intervals draw them."""
+    from gan_eval.intervals import draw_counts
+
+    return draw_counts(n, b, rng).astype(np.float64)
