@@ -260,7 +260,7 @@ def evaluate(
     if needs_real and real is None:
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
     needs_logits = any(s.needs_logits for s in specs)
-    need_features = any(s.needs_features for s in specs) or ci is not None
+    need_features = any(s.needs_features for s in specs)
     if ci is not None:
         validate_bootstrap(ci, bootstrap)
     source_options = SourceOptions(skip_bad_files=skip_bad_files, trust_pickle=trust_pickle, value_range=value_range,
@@ -278,10 +278,13 @@ def evaluate(
         fe = _prepare(extractor, weights, device)
         if needs_logits and not fe.has_logits:
             raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
-        common = dict(extractor=fe, cache=feature_cache, batch_size=batch_size, seed=seed, progress=progress)
-        real_set = _side_features(real_side, need_features=need_features, **common) if real_side else None
+        common = {"extractor": fe, "cache": feature_cache, "batch_size": batch_size, "seed": seed, "progress": progress}
+        # Intervals resample the real features when there are any; a mean/covariance-only statistics
+        # file is held fixed instead (said in ci_info).
+        real_needs = need_features or (ci is not None and real_side is not None and real_side.stats is None)
+        real_set = _side_features(real_side, need_features=real_needs, **common) if real_side else None
         pairing = _Pairing(real_side, batch_size, seed) if paired else None
-        gen_set = _side_features(gen_side, need_features=need_features or needs_logits,
+        gen_set = _side_features(gen_side, need_features=need_features or needs_logits or ci is not None,
                                  on_batch=pairing.update if pairing else None, **common)
         ctx = MetricContext(gen_set, real_set, options)
         values = compute_metrics(specs, ctx)

@@ -143,3 +143,13 @@ def test_bad_interval_options_are_refused(tmp_path, args, message):
     res = run("fid", "--gen", "builtin:mnist-train", "--real", "builtin:mnist-heldout", "--extractor", "digits",
               "-n", "50", *args)
     assert res.returncode != 0 and message in res.stderr
+
+
+def test_fid_only_statistics_file_is_held_fixed(tmp_path):
+    stats = tmp_path / "ref.npz"
+    gan_eval.compute_statistics("builtin:mnist-heldout", stats, extractor="digits", num_samples=600, fid_only=True,
+                                progress=False)
+    result = gan_eval.evaluate("builtin:dcgan", str(stats), "fid", extractor="digits", num_samples=600, ci=0.95,
+                               bootstrap=40, progress=False)
+    lo, hi = result.ci["fid"]
+    assert lo < result["fid"] < hi and "fixed" in result.ci_info["resampled"]["fid"]
