@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gan_eval import __version__
-from gan_eval._io import write_text_atomic
+from gan_eval.files import write_text_atomic
 from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors import FeatureExtractor, create_extractor
@@ -38,45 +38,8 @@ from gan_eval.statistics import (
     save_stats,
 )
 
-DEFAULT_EXTRACTOR = "inception-v3-compat"
-DEFAULT_SEED = 2020  # torch-fidelity's default, so KID subsets and IS splits match it
-
-
-#: Version of the result JSON document (``gan-eval evaluate --json``); gates refuse other schemas.
-RESULT_SCHEMA = "gan-eval/result/1"
-
-
-@dataclass
-class EvaluationResult:
-    """Metric values (``result["fid"]``), their intervals, provenance and per-metric details.
-
-    ``ci`` maps a metric key to ``[lo, hi]`` at ``ci_level`` (empty unless intervals were asked for).
-    """
-
-    metrics: dict[str, float]
-    provenance: dict[str, Any]
-    details: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    ci: dict[str, list[float]] = field(default_factory=dict)
-    ci_info: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> float:
-        return self.metrics[key]
-
-    def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"schema": RESULT_SCHEMA, "metrics": dict(self.metrics)}
-        if self.ci:
-            doc["ci"] = {k: list(v) for k, v in self.ci.items()}
-            doc["ci_info"] = dict(self.ci_info)
-        doc["provenance"] = self.provenance
-        return doc
-
-    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
-        """The JSON document; written atomically to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, sort_keys=False) + "\n"
-        if path is not None:
-            write_text_atomic(path, text)
-        return text
+from gan_eval.options import DEFAULT_EXTRACTOR, DEFAULT_SEED  # noqa: E402
+from gan_eval.result import RESULT_SCHEMA, EvaluationResult  # noqa: E402,F401
 
 
 def _versions() -> dict[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.statistics import FeatureSet, FeatureStats
 
 CACHE_FORMAT_VERSION = 1

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_eval._io import write_text_atomic
+from gan_eval.files import write_text_atomic
 from gan_eval.api import (
     DEFAULT_EXTRACTOR,
     DEFAULT_SEED,
@@ -180,7 +180,7 @@ def compare(
 
 def format_comparison(result: ComparisonResult) -> str:
     """Terminal table: A, B, B − A with its interval, and the verdict for B."""
-    from reports.table import _format_value, _label
+    from gan_eval.reports.table import _format_value, _label
 
     width = max([len(_label(k)) for k in result.differences] + [6])
     head = f"{'metric':<{width}}  {'A':>12}  {'B':>12}  {'B - A':>12}  {result.level:.0%} interval of B - A      verdict for B"

@@ -61,8 +61,8 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (a dependency there)
     import tomli as tomllib
 
-from gan_eval._io import sha256_file, write_text_atomic
-from gan_eval.api import RESULT_SCHEMA
+from gan_eval.files import sha256_file, write_text_atomic
+from gan_eval.result import RESULT_SCHEMA
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics import (
     METRIC_ALIASES,

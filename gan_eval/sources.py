@@ -417,7 +417,7 @@ def bundled_generator_path(name: str) -> Path | None:
     from importlib import resources
 
     try:
-        path = Path(str(resources.files("generators.assets").joinpath(f"{name}.safetensors")))
+        path = Path(str(resources.files("gan_eval.generators.assets").joinpath(f"{name}.safetensors")))
     except ModuleNotFoundError:
         return None
     return path if path.is_file() else None
@@ -428,7 +428,7 @@ def bundled_generators() -> list[str]:
     from importlib import resources
 
     try:
-        folder = resources.files("generators.assets")
+        folder = resources.files("gan_eval.generators.assets")
     except ModuleNotFoundError:
         return []
     return sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
@@ -461,7 +461,7 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".pkl", ".pickle")
 
 
 def _open_checkpoint(path: Path, options: SourceOptions) -> Source:
-    from generators.checkpoint import load_generator  # generators depend on gan_eval, so import late
+    from gan_eval.generators.checkpoint import load_generator  # generators depend on gan_eval, so import late
 
     handle = load_generator(path, device=options.device, trust_pickle=options.trust_pickle,
                             truncation=options.truncation, label=options.label)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
 
 STATS_FORMAT = "gan-eval-stats"

@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from gan_eval._io import sha256_file
+from gan_eval.files import sha256_file
 from gan_eval.errors import GanEvalError
 
 #: Version tag of ``sweep.json``.
@@ -136,7 +136,7 @@ def _check_psis(psis: Sequence[float | None], kind: str, name: str) -> None:
 
 
 def _open_truncatable(gen: Any, device: torch.device, trust_pickle: bool) -> tuple[Any, str]:
-    """Open ``gen`` once and return its :class:`generators.model.GeneratorHandle` and description.
+    """Open ``gen`` once and return its :class:`gan_eval.generators.model.GeneratorHandle` and description.
 
     Only generator checkpoints (and objects wrapping one) know how to truncate; any other source
     would silently ignore ψ, so it is refused here.
@@ -148,8 +148,8 @@ def _open_truncatable(gen: Any, device: torch.device, trust_pickle: bool) -> tup
         bundled_generator_path,
         open_source,
     )
-    from generators.checkpoint import load_generator
-    from generators.model import GeneratorHandle
+    from gan_eval.generators.checkpoint import load_generator
+    from gan_eval.generators.model import GeneratorHandle
 
     path = None
     if isinstance(gen, str) and gen.startswith("builtin:"):
@@ -214,7 +214,7 @@ def sweep(
     from gan_eval import api
     from gan_eval.pipeline import resolve_device
     from gan_eval.sources import GeneratorSource
-    from generators.model import GeneratorHandle
+    from gan_eval.generators.model import GeneratorHandle
 
     started = time.perf_counter()
     seed = api.DEFAULT_SEED if seed is None else int(seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.extractors.inception import build_tfi_inception
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from gan_eval._io import atomic_path, sha256_file
+from gan_eval.files import atomic_path, sha256_file
 from gan_eval.errors import GanEvalError, WeightsUnavailableError
 
 INCEPTION_FILENAME = "weights-inception-2015-12-05-6726825d.pth"

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from gan_eval import __version__
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
-from generators.model import GeneratorHandle
-from generators.registry import ArchSpec, get_arch
+from gan_eval.generators.model import GeneratorHandle
+from gan_eval.generators.registry import ArchSpec, get_arch
 
 FORMAT = "gan-eval/generator"
 FORMAT_VERSION = "1"

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from gan_eval.errors import GanEvalError
-from generators import noise
-from generators.registry import ArchSpec
+from gan_eval.generators import noise
+from gan_eval.generators.registry import ArchSpec
 
 
 class GeneratorHandle:

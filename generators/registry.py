@@ -126,4 +126,4 @@ def available_archs() -> list[str]:
 
 
 def _import_builtins() -> None:
-    import generators.architectures  # noqa: F401  (registers the built-in architectures)
+    import gan_eval.generators.architectures  # noqa: F401  (registers the built-in architectures)

@@ -1,6 +1,6 @@
 """Retrain the bundled generator checkpoints (``builtin:gan``, ``builtin:dcgan``, ``builtin:wgan-gp``, ``builtin:cgan``).
 
-``python -m generators.train_bundled [--only NAME] [--out DIR]`` trains each recipe on the even-index
+``python -m gan_eval.generators.train_bundled [--only NAME] [--out DIR]`` trains each recipe on the even-index
 half of the bundled MNIST test set (``builtin:mnist-train``) with the settings below, on the CPU,
 seed 0, and writes ``NAME.safetensors`` plus before/after sample grids. The odd-index half
 (``builtin:mnist-heldout``) is never seen, so it is the reference for the FID table in the README.
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 
-from generators.training import train
+from gan_eval.generators.training import train
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 GRIDS = Path(__file__).resolve().parent.parent / "docs" / "images"

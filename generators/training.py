@@ -19,10 +19,10 @@ from typing import Any, Callable, ClassVar
 import torch
 from tqdm import tqdm
 
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
-from generators.data import ImageData, load_images, load_pairs
-from generators.registry import ArchSpec, get_arch
+from gan_eval.generators.data import ImageData, load_images, load_pairs
+from gan_eval.generators.registry import ArchSpec, get_arch
 
 DATA_KINDS = ("images", "labelled", "paired", "unpaired")
 
@@ -71,7 +71,7 @@ class Recipe(ABC):
 
     def sample_grid(self, rng: torch.Generator, n: int = 64, batch: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Images for a progress grid, in ``value_range`` (override for image-to-image recipes)."""
-        from generators.model import GeneratorHandle
+        from gan_eval.generators.model import GeneratorHandle
 
         handle = GeneratorHandle(self.generator, self.spec, self.gen_config)
         try:
@@ -113,7 +113,7 @@ def register_recipe(cls: type[Recipe]) -> type[Recipe]:
 
 
 def available_recipes() -> list[str]:
-    import generators.recipes  # noqa: F401  (registers built-in recipes)
+    import gan_eval.generators.recipes  # noqa: F401  (registers built-in recipes)
 
     return sorted(_RECIPES)
 
@@ -183,7 +183,7 @@ def train(
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Path:
     """Train ``recipe_name`` for ``steps`` steps and write a generator checkpoint to ``output``."""
-    from generators.checkpoint import load_generator, save_generator
+    from gan_eval.generators.checkpoint import load_generator, save_generator
 
     output = Path(output)
     if output.suffix != ".safetensors":

@@ -1,5 +1,5 @@
 """Report writers: turn results into text tables (stdout), JSON, and later CSV/HTML/plots."""
 
-from reports.table import format_result_table
+from gan_eval.reports.table import format_result_table
 
 __all__ = ["format_result_table"]

@@ -33,7 +33,7 @@ def _png(fig: Any) -> str:
 def _grid_uri(images: torch.Tensor, nrow: int | None = None, scale: int = 2) -> str | None:
     from PIL import Image
 
-    from reports.images import image_grid
+    from gan_eval.reports.images import image_grid
 
     if images is None or images.shape[0] == 0:
         return None
@@ -194,7 +194,7 @@ def render_audit_html(result: Any) -> str:
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, select_autoescape
 
-    template_text = resources.files("reports").joinpath("templates/audit.html.j2").read_text(encoding="utf-8")
+    template_text = resources.files("gan_eval.reports").joinpath("templates/audit.html.j2").read_text(encoding="utf-8")
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True)
     template = env.from_string(template_text)

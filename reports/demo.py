@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 import gan_eval
-from gan_eval._io import write_text_atomic
+from gan_eval.files import write_text_atomic
 from gan_eval.sources import GeneratorSource, bundled_generators
-from reports.images import image_grid, save_png
+from gan_eval.reports.images import image_grid, save_png
 
 METRICS = ["fid", "is", "kid", "pr", "dc"]
 COLUMNS = [("fid", "FID"), ("is_mean", "IS"), ("kid_mean", "KID"), ("precision", "Prec"), ("recall", "Rec"),
@@ -26,8 +26,8 @@ COLUMNS = [("fid", "FID"), ("is_mean", "IS"), ("kid_mean", "KID"), ("precision",
 
 def untrained_dcgan(seed: int = 0) -> GeneratorSource:
     """A DCGAN at the bundled width with freshly initialised weights: the no-training baseline."""
-    from generators.model import GeneratorHandle
-    from generators.registry import get_arch
+    from gan_eval.generators.model import GeneratorHandle
+    from gan_eval.generators.registry import get_arch
 
     spec = get_arch("dcgan")
     torch.manual_seed(seed)

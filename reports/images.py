@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_eval._io import atomic_path
+from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
 
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from gan_eval._io import atomic_path, write_text_atomic
+from gan_eval.files import atomic_path, write_text_atomic
 from gan_eval.errors import GanEvalError
 from gan_eval.sweep import PSI_MEANING, SWEEP_SCHEMA, SweepResult, format_psi
-from reports.images import image_grid
+from gan_eval.reports.images import image_grid
 
 TABLE_LABELS = {"fid": "FID", "is_mean": "IS", "is_std": "IS std", "kid_mean": "KID", "kid_std": "KID std",
                 "precision": "Prec", "recall": "Rec", "density": "Dens", "coverage": "Cov"}

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.model import GeneratorHandle
-from generators.registry import get_arch, register_arch
+from gan_eval.generators.model import GeneratorHandle
+from gan_eval.generators.registry import get_arch, register_arch
 
 SIZE = 28
 

@@ -21,7 +21,7 @@ from gan_eval.attributes import (
     register_attribute_extractor,
     unregister_attribute_extractor,
 )
-from reports.audit_html import SECTIONS
+from gan_eval.reports.audit_html import SECTIONS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

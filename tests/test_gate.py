@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import cli_env
 
 from gan_eval import gate
-from gan_eval._io import sha256_file
+from gan_eval.files import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def rules(*tables: dict[str, Any]) -> list[gate.Rule]:
 
 
 def invoke(*args: str) -> Any:
-    import cli
+    from gan_eval import cli
 
     return CliRunner().invoke(cli.main, list(args))
 
@@ -398,7 +398,7 @@ def test_baseline_update_refuses_invalid_run(tmp_path: Path) -> None:
 
 def _console(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     exe = shutil.which("gan-eval")
-    command = [exe, *args] if exe else [sys.executable, "-m", "cli", *args]
+    command = [exe, *args] if exe else [sys.executable, "-m", "gan_eval", *args]
     return subprocess.run(command, check=False, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gan_eval.errors import GanEvalError
-from generators import registry
-from generators.checkpoint import load_generator, read_metadata, save_generator
+from gan_eval.generators import registry
+from gan_eval.generators.checkpoint import load_generator, read_metadata, save_generator
 
 
 @dataclasses.dataclass
@@ -98,7 +98,7 @@ def test_metadata_contract_is_enforced(tmp_path):
     ("pix2pix_unet", 0.5, "does not support truncation"),
 ])
 def test_invalid_truncation_is_refused(arch, value, message):
-    from generators.model import GeneratorHandle
+    from gan_eval.generators.model import GeneratorHandle
 
     spec = registry.get_arch(arch)
     with pytest.raises(GanEvalError, match=message):

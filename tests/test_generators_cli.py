@@ -37,7 +37,7 @@ def test_sample_is_reproducible_and_respects_format(tiny_dcgan, tmp_path):
         assert proc.returncode == 0, proc.stderr
     load = lambda p: np.load(p)["images"]
     assert np.array_equal(load(a), load(b)) and load(a).shape == (6, 28, 28, 3)
-    from generators.checkpoint import load_generator
+    from gan_eval.generators.checkpoint import load_generator
 
     handle = load_generator(tiny_dcgan)  # 3 steps at width 4 is nearly constant after uint8 rounding: compare floats
     g = lambda seed: torch.Generator().manual_seed(seed)
@@ -57,7 +57,7 @@ def test_fid_of_checkpoint_and_resume(tiny_dcgan, tmp_path):
     proc = run("train", "dcgan", "--resume", str(tiny_dcgan), "--steps", "1", "--batch-size", "16", "--limit", "64",
                "-o", str(resumed))
     assert proc.returncode == 0, proc.stderr
-    from generators.checkpoint import read_metadata
+    from gan_eval.generators.checkpoint import read_metadata
 
     assert read_metadata(resumed)["training"]["steps"] == 4
 
@@ -81,7 +81,7 @@ def test_pickled_checkpoint_is_refused_without_running_it(tmp_path):
 
 
 def test_import_course_checkpoint_then_evaluate(tmp_path, tiny_dcgan):
-    from generators.checkpoint import load_generator
+    from gan_eval.generators.checkpoint import load_generator
 
     handle = load_generator(tiny_dcgan)
     course = tmp_path / "course.pth"
@@ -99,7 +99,7 @@ def test_import_course_checkpoint_then_evaluate(tmp_path, tiny_dcgan):
 
 
 def test_bare_state_dict_points_to_import(tmp_path, tiny_dcgan):
-    from generators.checkpoint import load_generator
+    from gan_eval.generators.checkpoint import load_generator
 
     bare = tmp_path / "bare.pth"
     torch.save({"gen": load_generator(tiny_dcgan).module.state_dict()}, bare)
@@ -109,7 +109,7 @@ def test_bare_state_dict_points_to_import(tmp_path, tiny_dcgan):
 
 def test_image_to_image_fid_with_paired_metrics(tmp_path):
     from gan_eval.mnist import load_mnist
-    from generators.data import derive_pair
+    from gan_eval.generators.data import derive_pair
 
     ckpt = tmp_path / "p2p.safetensors"
     tiny = json.dumps({"hidden_channels": 2, "depth": 2})

@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.checkpoint import import_state_dict, load_generator
-from generators.model import GeneratorHandle
-from generators.registry import get_arch
-from generators.training import train
+from gan_eval.generators.checkpoint import import_state_dict, load_generator
+from gan_eval.generators.model import GeneratorHandle
+from gan_eval.generators.registry import get_arch
+from gan_eval.generators.training import train
 
 TINY_D = {"gan": 4, "dcgan": 4, "wgan-gp": 4, "sngan": 4, "cgan": 4}
 RECIPE_ARCH = {"gan": "mlp_gan", "dcgan": "dcgan", "wgan-gp": "dcgan", "sngan": "dcgan", "cgan": "cond_dcgan"}
@@ -68,7 +68,7 @@ def test_course_default_sizes_and_kinds():
 def test_dcgan_rejects_unsupported_img_size():
     with pytest.raises(GanEvalError, match="img_size must be one of 28, 64"):
         get_arch("dcgan").build({"img_size": 32})
-    from generators.architectures.dcgan import DcganGenerator
+    from gan_eval.generators.architectures.dcgan import DcganGenerator
 
     with pytest.raises(ValueError, match="img_size"):
         DcganGenerator(img_size=48)
@@ -93,7 +93,7 @@ def test_one_training_step_per_recipe(recipe, tmp_path):
 
 
 def test_wgan_gp_and_sngan_discriminators():
-    from generators.training import get_recipe
+    from gan_eval.generators.training import get_recipe
 
     wgan = get_recipe("wgan-gp")(get_arch("dcgan").tiny, {"d_hidden_dim": 4, "critic_steps": 2})
     assert wgan.hp["gp_lambda"] == 10.0 and "critic" in wgan.nets

@@ -18,8 +18,8 @@ from test_cli import run
 
 import gan_eval
 from gan_eval.sweep import parse_psis, sweep
-from generators.checkpoint import save_generator
-from generators.registry import get_arch
+from gan_eval.generators.checkpoint import save_generator
+from gan_eval.generators.registry import get_arch
 
 N_GEN, N_REAL = 60, 100
 METRICS = ["fid", "pr", "dc", "is"]
@@ -129,7 +129,7 @@ def test_html_is_self_contained_and_escaped(dcgan_sweep):
 @pytest.mark.skipif("ci" not in inspect.signature(gan_eval.evaluate).parameters,
                     reason="evaluate() has no confidence intervals yet")
 def test_intervals_reach_tables(tmp_path):
-    from reports.sweep_report import write_sweep
+    from gan_eval.reports.sweep_report import write_sweep
 
     ckpt = tiny_checkpoint(tmp_path / "dcgan.safetensors", "dcgan")
     result = sweep(str(ckpt), "builtin:mnist-heldout", [0.5, None], ["fid", "pr"], extractor="digits", device="cpu",
@@ -146,7 +146,7 @@ def test_intervals_reach_tables(tmp_path):
 
 
 def _invoke(args: list[str]):
-    from cli import main
+    from gan_eval.cli import main
 
     return CliRunner().invoke(main, args)
 

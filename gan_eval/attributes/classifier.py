@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_eval import __version__
-from gan_eval._io import atomic_path, sha256_file
+from gan_eval.files import atomic_path, sha256_file
 from gan_eval.attributes.base import (
     AttributeExtractor,
     AttributeSpec,

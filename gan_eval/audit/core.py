@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from gan_eval import __version__
-from gan_eval._io import write_text_atomic
+from gan_eval.files import write_text_atomic
 from gan_eval.attributes.base import AttributeSet, create_attribute_set
 from gan_eval.audit import joint as joint_mod
 from gan_eval.audit import representation as rep_mod
@@ -72,7 +72,7 @@ class AuditResult:
 
     def to_html(self) -> str:
         """The self-contained report page (inline CSS, images as data URIs, no scripts)."""
-        from reports.audit_html import render_audit_html
+        from gan_eval.reports.audit_html import render_audit_html
 
         return render_audit_html(self)
 

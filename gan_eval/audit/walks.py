@@ -63,7 +63,7 @@ class LatentModel:
 
 def latent_model(model: Any) -> LatentModel | None:
     """Adapt a generator checkpoint handle or a ``latents(n, generator)`` + ``decode(z)`` object; else None."""
-    from generators.model import GeneratorHandle
+    from gan_eval.generators.model import GeneratorHandle
 
     if isinstance(model, GeneratorHandle):
         if model.kind not in ("unconditional", "conditional"):

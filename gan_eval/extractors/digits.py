@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gan_eval._io import sha256_file
+from gan_eval.files import sha256_file
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor, register_extractor
 from gan_eval.extractors.digits_net import FEATURE_DIM, NUM_CLASSES, DigitNet

@@ -1,6 +1,6 @@
 """Built-in generator architectures; importing this package registers them all."""
 
-from generators.architectures import (  # noqa: F401
+from gan_eval.generators.architectures import (  # noqa: F401
     cond_dcgan,
     cyclegan,
     dcgan,

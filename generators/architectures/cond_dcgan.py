@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.architectures.dcgan import build_gen_layers, infer_gen_dims
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.architectures.dcgan import build_gen_layers, infer_gen_dims
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 
 @dataclass

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 
 class FeatureMapBlock(nn.Module):

@@ -8,7 +8,7 @@ course ``{"gen": state_dict}`` file — e.g. ``pretrained_celeba.pth`` — impor
 * 28×28: z → 4h (k3 s2) → 2h (k4 s1) → h (k3 s2) → C (k4 s2); spatial 1 → 3 → 6 → 13 → 28.
 * 64×64: z → 8h → 4h → 2h → h (all k3 s2) → C (k4 s2); spatial 1 → 3 → 7 → 15 → 31 → 64.
 
-The helpers here are shared with :mod:`generators.architectures.cond_dcgan`.
+The helpers here are shared with :mod:`gan_eval.generators.architectures.cond_dcgan`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 # Hidden blocks per output size: (width multiple of hidden_dim, kernel, stride). The final block is
 # always ConvTranspose2d(k4, s2) → Tanh.

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 
 @dataclass

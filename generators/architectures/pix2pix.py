@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 DROPOUT_BLOCKS = 3  # the course puts dropout in the first three contracting blocks
 

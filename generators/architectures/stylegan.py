@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.registry import register_arch, require_positive_ints
+from gan_eval.generators.registry import register_arch, require_positive_ints
 
 NOISE_MODES = ("random", "const", "none")
 W_AVG_BETA = 0.995

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators import noise
-from generators.training import Recipe, register_recipe
+from gan_eval.generators import noise
+from gan_eval.generators.training import Recipe, register_recipe
 
 # ---------------------------------------------------------------------------------------------------
 # Discriminators / critics (not generator architectures: they live with the recipes)

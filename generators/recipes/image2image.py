@@ -4,7 +4,7 @@ Hyper-parameters default to the course's (which differ from the official junyanz
 λ_recon = 200 and Adam's default betas; CycleGAN uses an absolute identity weight 0.1, no image pool
 and a constant learning rate). Both recipes re-initialise their networks with the course's
 ``weights_init`` (conv and BN weights N(0, 0.02), BN bias 0), drawn from the global torch RNG that
-:func:`generators.training.train` seeds.
+:func:`gan_eval.generators.training.train` seeds.
 
 The generator defaults here (``gen_defaults``) are for the built-in MNIST tasks — one channel, 28×28,
 and for the U-Net depth 2 (28 is divisible by 4, not by 2⁶) — while the architectures keep the
@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from generators.architectures import cyclegan as cg
-from generators.architectures import pix2pix as p2p
-from generators.training import Recipe, register_recipe
+from gan_eval.generators.architectures import cyclegan as cg
+from gan_eval.generators.architectures import pix2pix as p2p
+from gan_eval.generators.training import Recipe, register_recipe
 
 MIN_PATCH_MAP = 4
 

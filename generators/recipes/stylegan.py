@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators import noise
-from generators.architectures.stylegan2 import EqualLinear, ScaledLeakyReLU
-from generators.training import Recipe, register_recipe
+from gan_eval.generators import noise
+from gan_eval.generators.architectures.stylegan2 import EqualLinear, ScaledLeakyReLU
+from gan_eval.generators.training import Recipe, register_recipe
 
 
 class EqualConv2d(nn.Module):

@@ -15,11 +15,11 @@ from typing import Any
 import click
 
 import gan_eval
-import gan_eval.intervals
 from gan_eval import weights as weights_mod
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors import available_extractors
 from gan_eval.metrics import MetricOptions, available_metrics
+from gan_eval.options import DEFAULT_BOOTSTRAP, DEFAULT_EXTRACTOR, DEFAULT_SEED
 
 
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None) -> None:
@@ -46,7 +46,7 @@ def _source_options(func: Callable) -> Callable:
     options = [
         click.option("--gen", required=True, help="Generated images: directory, .npz/.npy, builtin:NAME or package.module:function."),
         click.option("--real", required=True, help="Real images (same kinds) or a statistics .npz from `gan-eval stats`."),
-        click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True,
+        click.option("--extractor", default=DEFAULT_EXTRACTOR, show_default=True,
                      type=click.Choice(available_extractors()), help="Feature extractor; `digits` works offline."),
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
                      help="Extractor weights file (else $GAN_EVAL_WEIGHTS, torch hub cache, download)."),
@@ -55,7 +55,7 @@ def _source_options(func: Callable) -> Callable:
         click.option("--num-real", type=click.IntRange(min=2), default=None, help="Cap on real images [default: all]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
-        click.option("--seed", type=int, default=gan_eval.api.DEFAULT_SEED, show_default=True,
+        click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
                      help="Seeds generator noise, KID subsets and IS splits."),
         click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True),
         click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True,
@@ -76,7 +76,7 @@ def _source_options(func: Callable) -> Callable:
                      "(adds L1, PSNR, SSIM)."),
         click.option("--ci", "ci", type=click.FloatRange(0.5, 1, max_open=True), default=None, metavar="LEVEL",
                      help="Add bootstrap confidence intervals at this level (e.g. 0.95), from the same features."),
-        click.option("--bootstrap", type=click.IntRange(min=20), default=gan_eval.intervals.DEFAULT_BOOTSTRAP,
+        click.option("--bootstrap", type=click.IntRange(min=20), default=DEFAULT_BOOTSTRAP,
                      show_default=True, help="Bootstrap resamples for --ci (seeded by --seed)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars and no warnings; only the table."),
     ]
@@ -114,7 +114,7 @@ def _run_evaluation(metrics: str, gen: str, real: str, extractor: str, weights: 
         result.ci.update(classes.ci)
         result.ci_info = {**classes.ci_info, **result.ci_info}
         result.provenance["per_class"] = {**classes.provenance["per_class"], "classifier": classes.provenance["classifier"]}
-    from reports import format_result_table
+    from gan_eval.reports import format_result_table
 
     click.echo(format_result_table(result))
     if json_path:
@@ -165,18 +165,18 @@ def evaluate(metrics: str, **kwargs: Any) -> None:
               help="Give twice: generator A, then B (checkpoints, builtin:NAME, directories, .npz…).")
 @click.option("--real", required=True, help="Real images, scored once and shared by both generators.")
 @click.option("--metrics", "-m", default="fid,pr,dc", show_default=True, help="Comma-separated: fid, is, kid, pr, dc.")
-@click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
+@click.option("--extractor", default=DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Extractor weights file.")
 @click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None,
               help="Images per generator [default: all of a finite source, 10000 from a generator].")
 @click.option("--num-real", type=click.IntRange(min=2), default=None, help="Cap on real images [default: all].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--seed", type=int, default=gan_eval.api.DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seeds both generators' noise and the bootstrap.")
 @click.option("--ci", "level", type=click.FloatRange(0.5, 1, max_open=True), default=0.95, show_default=True,
               help="Confidence level of the intervals and verdicts.")
-@click.option("--bootstrap", type=click.IntRange(min=20), default=gan_eval.intervals.DEFAULT_BOOTSTRAP, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=20), default=DEFAULT_BOOTSTRAP, show_default=True)
 @click.option("--no-cache", is_flag=True)
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--trust-pickle", is_flag=True)
@@ -213,7 +213,7 @@ def compare(gens: tuple[str, ...], real: str, metrics: str, extractor: str, weig
 @main.command()
 @click.option("--real", required=True, help="Reference images: directory, .npz/.npy or builtin:NAME.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Statistics file to write (.npz).")
-@click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
+@click.option("--extractor", default=DEFAULT_EXTRACTOR, show_default=True, type=click.Choice(available_extractors()))
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Extractor weights file.")
 @click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None, help="Images to use [default: all].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -298,7 +298,7 @@ def train(recipe: str, data: str, output: str, steps: int, batch_size: int | Non
     if labels is not None:
         raise GanEvalError("--labels is only for `gan-eval train classifier`")
     from gan_eval.pipeline import resolve_device
-    from generators.training import train as run_training
+    from gan_eval.generators.training import train as run_training
 
     path = run_training(recipe, output, data=data, steps=steps, batch_size=batch_size, seed=seed,
                         device=resolve_device(device), hparams=_parse_assignments(assignments),
@@ -346,7 +346,7 @@ def _train_classifier(data: str, labels: str | None, output: str, batch_size: in
 def sample(gen: str, num: int, seed: int, output: str, truncation: float | None, label: int | None,
            source: str | None, device: str, trust_pickle: bool) -> None:
     """Draw images from a generator, reproducibly (same seed, same images)."""
-    from reports.images import write_images
+    from gan_eval.reports.images import write_images
 
     images = gan_eval.sample_images(gen, num, seed=seed, truncation=truncation, label=label, source=source,
                                     device=device, trust_pickle=trust_pickle)
@@ -362,7 +362,7 @@ def sample(gen: str, num: int, seed: int, output: str, truncation: float | None,
 @_handle_errors
 def import_checkpoint(checkpoint: str, arch: str, output: str, config_json: str | None, key: str | None) -> None:
     """Convert a course-style {"gen": state_dict} file into a self-describing checkpoint (read with weights_only)."""
-    from generators.checkpoint import import_state_dict
+    from gan_eval.generators.checkpoint import import_state_dict
 
     path = import_state_dict(checkpoint, arch, output, _parse_json_object(config_json, "--config"), key)
     click.echo(f"wrote {path}")
@@ -376,7 +376,7 @@ def import_checkpoint(checkpoint: str, arch: str, output: str, config_json: str 
 @_handle_errors
 def demo(output: str, num_samples: int, quiet: bool) -> None:
     """Evaluate the bundled generators against held-out MNIST, offline (digits extractor)."""
-    from reports.demo import run_demo
+    from gan_eval.reports.demo import run_demo
 
     if quiet:
         warnings.simplefilter("ignore")
@@ -393,7 +393,7 @@ def demo(output: str, num_samples: int, quiet: bool) -> None:
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder to write the report into.")
 @click.option("--metrics", "-m", default=None, help="Comma-separated [default: fid,pr,dc, plus is when the extractor "
               f"has logits]; from: {', '.join(available_metrics())}.")
-@click.option("--extractor", default=gan_eval.api.DEFAULT_EXTRACTOR, show_default=True,
+@click.option("--extractor", default=DEFAULT_EXTRACTOR, show_default=True,
               type=click.Choice(available_extractors()), help="Feature extractor; `digits` works offline.")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Extractor weights file.")
 @click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None,
@@ -401,7 +401,7 @@ def demo(output: str, num_samples: int, quiet: bool) -> None:
 @click.option("--num-real", type=click.IntRange(min=2), default=None, help="Cap on real images [default: all].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
-@click.option("--seed", type=int, default=gan_eval.api.DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="The same seed for every psi: the same latents, truncated differently.")
 @click.option("--strip", type=click.IntRange(min=0), default=8, show_default=True, help="Sample images shown per psi.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the reference feature cache.")
@@ -421,7 +421,7 @@ def sweep(gen: str, real: str, psi: str, output: str, metrics: str | None, extra
     from pathlib import Path
 
     from gan_eval.sweep import sweep as run_sweep
-    from reports.sweep_report import format_sweep_table, write_sweep
+    from gan_eval.reports.sweep_report import format_sweep_table, write_sweep
 
     if quiet:
         warnings.simplefilter("ignore")
@@ -585,7 +585,7 @@ def gate_command(run: str, baseline_path: str | None, rules_path: str | None, ju
         report = gating.error_report(f"internal error: {type(exc).__name__}: {exc}")
     if report.error is None:
         click.echo(gating.format_table(report))
-    from gan_eval._io import write_text_atomic
+    from gan_eval.files import write_text_atomic
 
     for path, render in ((junit_path, gating.to_junit_xml), (markdown_path, gating.to_markdown)):
         if path:

@@ -1,0 +1,186 @@
+"""One side of an evaluation — generated or reference — opened once and extracted once.
+
+A :class:`Side` is the evaluation model every workflow consumes (``evaluate``, ``compare``, ``sweep``,
+per-class, ``audit``, the benchmarks):
+
+- :meth:`Side.open` decides, once, whether a spec is a statistics file (or already extracted
+  features) or an image source, and validates it before any network is loaded;
+- :meth:`Side.features` extracts it once (the reference through the content-addressed cache) and
+  keeps the :class:`~gan_eval.statistics.FeatureSet`, so a reference shared by several generators or ψ
+  values is embedded once;
+- it owns its cache key (:meth:`Side.cache_key`) and its provenance (:meth:`Side.provenance`).
+
+``open_extractor`` builds the feature extractor from :class:`~gan_eval.options.Options` once per run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gan_eval.errors import GanEvalError
+from gan_eval.options import Options
+from gan_eval.result import public_side_meta
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.cache import FeatureCache
+    from gan_eval.extractors import FeatureExtractor
+    from gan_eval.sources import Source, SourceOptions
+    from gan_eval.statistics import FeatureSet
+
+ROLES = ("gen", "real")
+
+
+def open_extractor(options: Options) -> FeatureExtractor:
+    """The extractor named by ``options.extractor`` on ``options.device`` (an extractor object is used as is)."""
+    from gan_eval.extractors import FeatureExtractor, create_extractor
+    from gan_eval.pipeline import resolve_device
+
+    if isinstance(options.extractor, FeatureExtractor):
+        return options.extractor
+    return create_extractor(options.extractor, weights=options.weights, device=resolve_device(options.device))
+
+
+def open_cache(options: Options) -> FeatureCache | None:
+    """The reference feature cache, or None with ``cache=False``."""
+    from gan_eval.cache import FeatureCache
+
+    return FeatureCache(options.cache_dir) if options.cache else None
+
+
+@dataclass
+class Side:
+    """A generated or reference side: an image source with its sample count, or precomputed statistics."""
+
+    role: str
+    spec: Any
+    source: Source | None = None
+    num_samples: int = 0
+    stats: FeatureSet | None = None
+    _extracted: dict[tuple[str, str], FeatureSet] = field(default_factory=dict, repr=False)
+
+    # -- opening --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, spec: Any, role: str, num_samples: int | None = None,
+             source_options: SourceOptions | None = None) -> Side:
+        """Open ``spec`` for ``role`` ("gen" or "real"), deciding once: statistics or images.
+
+        A :class:`Side` is returned as it is; a :class:`~gan_eval.statistics.FeatureSet` or a statistics
+        file is accepted only on the real side; anything else goes to the source resolvers.
+        """
+        from gan_eval.sources import SourceOptions, open_source
+        from gan_eval.statistics import FeatureSet, is_stats_file, load_stats
+
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if isinstance(spec, Side):
+            return spec
+        if isinstance(spec, FeatureSet):
+            if role != "real":
+                raise GanEvalError("only the real side can be given as already extracted features")
+            if num_samples is not None:
+                warnings.warn("--num-real does not subsample already extracted features; all of them are used")
+            return cls(role, spec.meta.get("source", "extracted features"), stats=spec)
+        if is_stats_file(spec):
+            if role != "real":
+                raise GanEvalError(f"{spec} is a statistics file; only the real side can be precomputed statistics")
+            feature_set = load_stats(spec)
+            if num_samples is not None:
+                warnings.warn("--num-real does not subsample a statistics file; all of its samples are used")
+            feature_set.meta.setdefault("n", feature_set.stats.n)
+            feature_set.meta["kind"] = "statistics"
+            return cls(role, spec, stats=feature_set)
+        source = open_source(spec, source_options or SourceOptions())
+        return cls(role, spec, source=source, num_samples=source.resolve_num_samples(num_samples))
+
+    # -- facts ----------------------------------------------------------------------------------
+    @property
+    def is_statistics(self) -> bool:
+        """True when this side is precomputed statistics (no images to read)."""
+        return self.stats is not None
+
+    @property
+    def description(self) -> str:
+        return str(self.source.description) if self.source is not None else str(self.spec)
+
+    def cache_key(self, extractor: FeatureExtractor) -> str | None:
+        """The content-addressed cache key of this side under ``extractor`` (None: not cacheable)."""
+        from gan_eval import __version__
+        from gan_eval.cache import cache_key
+
+        if self.source is None or self.role != "real":
+            return None
+        content = self.source.content_hash()
+        return None if content is None else cache_key(content, self.num_samples, extractor.describe(), __version__)
+
+    def provenance(self) -> dict[str, Any] | None:
+        """This side's public metadata (source, kind, N, cache, content hash, conversions...), once extracted."""
+        if not self._extracted and self.stats is None:
+            return None
+        feature_set = next(iter(self._extracted.values())) if self._extracted else self.stats
+        return public_side_meta(feature_set.meta)
+
+    # -- extraction -----------------------------------------------------------------------------
+    def features(self, extractor: FeatureExtractor, *, need_features: bool, cache: FeatureCache | None,
+                 options: Options, on_batch: Any = None) -> FeatureSet:
+        """Extract (once) and return this side's features under ``extractor``.
+
+        ``need_features`` keeps the raw features (KID, k-NN metrics, intervals) as well as the float64
+        moments. Only the real side goes through ``cache``. A statistics side is checked against the
+        extractor and moved to its device.
+        """
+        if self.stats is not None:
+            return self._from_statistics(extractor, need_features)
+        memo = (extractor.name, str(extractor.weights_sha256))
+        done = self._extracted.get(memo)
+        if done is not None and (done.features is not None or not need_features) and on_batch is None:
+            return done
+        from gan_eval.pipeline import extract_features_cached
+
+        # With no more samples than dimensions FID is computed exactly from the features (nuclear norm),
+        # so keep them; they are small then.
+        keep = need_features or self.num_samples <= extractor.feature_dim
+        feature_set = extract_features_cached(
+            self.source, extractor, self.num_samples, cache if self.role == "real" else None,
+            batch_size=options.batch_size, seed=options.seed, keep_features=keep, progress=options.progress,
+            label=f"{self.role}: {self.source.description}", on_batch=on_batch,
+        )
+        feature_set.meta.update({"extractor": extractor.name, "weights_sha256": extractor.weights_sha256})
+        self._extracted[memo] = feature_set
+        return feature_set
+
+    def _from_statistics(self, extractor: FeatureExtractor, need_features: bool) -> FeatureSet:
+        from gan_eval.statistics import FeatureSet, FeatureStats
+
+        feature_set = self.stats
+        check_compatible(feature_set.meta, feature_set.stats.dim, extractor, self.spec)
+        if need_features and feature_set.features is None:
+            raise GanEvalError(f"{self.spec} holds only mean and covariance; KID, precision/recall and "
+                               f"density/coverage need features (recompute with `gan-eval stats` without --fid-only)")
+        moved = FeatureStats(feature_set.stats.dim, extractor.device).merge(feature_set.stats)
+        return FeatureSet(moved, _to(feature_set.features, extractor.device), _to(feature_set.logits, extractor.device),
+                          feature_set.meta)
+
+
+def check_compatible(meta: dict[str, Any], dim: int, extractor: FeatureExtractor, path: Any) -> None:
+    """Refuse statistics made with another extractor or other weights; warn when they carry no provenance."""
+    if "extractor" not in meta:
+        warnings.warn(f"{path} carries no provenance (not written by gan-eval); assuming it used {extractor.name} "
+                      f"with the same weights")
+        if dim != extractor.feature_dim:
+            raise GanEvalError(f"{path} has {dim}-dimensional statistics but {extractor.name} "
+                               f"gives {extractor.feature_dim}")
+        return
+    if meta["extractor"] != extractor.name:
+        raise GanEvalError(f"{path} was computed with extractor {meta['extractor']!r}, not {extractor.name!r}; "
+                           f"pass --extractor {meta['extractor']} or recompute the statistics")
+    if meta.get("weights_sha256") and meta["weights_sha256"] != extractor.weights_sha256:
+        raise GanEvalError(f"{path} was computed with other {extractor.name} weights (sha256 "
+                           f"{meta['weights_sha256'][:12]}…, now {extractor.weights_sha256[:12]}…); recompute it")
+
+
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
