@@ -30,8 +30,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_times, loadavg, machine_info, markdown_table, median, print_machine, timed  # noqa: E402
-
+from _common import (  # noqa: E402
+    fmt_times,
+    loadavg,
+    machine_info,
+    markdown_table,
+    median,
+    print_machine,
+    timed,
+)
 from torch_fidelity.metric_fid import fid_statistics_to_metric  # noqa: E402
 
 from gan_eval.metrics.fid import frechet_distance  # noqa: E402

@@ -16,7 +16,12 @@ import numpy as np
 import torch
 from scipy.linalg import sqrtm
 
-from gan_eval.intervals import basic_interval, make_resample, metric_replicates, percentile_interval
+from gan_eval.intervals import (
+    basic_interval,
+    make_resample,
+    metric_replicates,
+    percentile_interval,
+)
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
 from gan_eval.statistics import FeatureSet, FeatureStats
 

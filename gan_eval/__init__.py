@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
     "metrics": "",
     "extractors": "",
     "weights": "",
+    "generators": "",  # the repository's generators/ folder, installed as gan_eval.generators
+    "reports": "",  # the repository's reports/ folder, installed as gan_eval.reports
 }
 
 __all__ = ["EvaluationResult", "GanEvalError", "Options", "__version__", *sorted(_LAZY)]

@@ -12,47 +12,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from gan_eval.files import write_text_atomic
-from gan_eval.api import (
-    DEFAULT_EXTRACTOR,
-    DEFAULT_SEED,
-    _open_side,
-    _prepare,
-    _public_meta,
-    _side_features,
-    _versions,
-    extract_reference,
-)
-from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors import FeatureExtractor
+from gan_eval.files import write_text_atomic
 from gan_eval.intervals import (
-    DEFAULT_BOOTSTRAP,
     Replicates,
     Resample,
-    _one_thread_when_small,
     basic_interval,
     draw_counts,
     metric_replicates,
-    validate,
+    one_thread_when_small,
 )
 from gan_eval.metrics import (
     MetricContext,
     MetricOptions,
+    available_metrics,
     compute_metrics,
     get_metrics,
     metric_direction,
+    metric_label,
 )
+from gan_eval.options import Options
+from gan_eval.result import COMPARE_SCHEMA, build_provenance, public_side_meta
+from gan_eval.side import Side, open_cache, open_extractor
 from gan_eval.sources import SourceOptions
-
-COMPARE_SCHEMA = "gan-eval/compare/1"
 
 
 @dataclass
@@ -111,43 +100,40 @@ def compare(
     gen_b: Any,
     real: Any,
     metrics: Sequence[str] | str = ("fid", "pr", "dc"),
+    options: Options | None = None,
     *,
-    level: float = 0.95,
-    bootstrap: int = DEFAULT_BOOTSTRAP,
-    extractor: str | FeatureExtractor = DEFAULT_EXTRACTOR,
-    weights: str | None = None,
-    num_samples: int | None = None,
-    num_real: int | None = None,
-    batch_size: int = 64,
-    device: str | torch.device = "auto",
-    seed: int = DEFAULT_SEED,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    trust_pickle: bool = False,
-    options: MetricOptions | None = None,
-    progress: bool | None = None,
+    metric_options: MetricOptions | None = None,
+    **shared: Any,
 ) -> ComparisonResult:
     """Score ``gen_a`` and ``gen_b`` against one extraction of ``real``; the difference B − A per metric.
 
     Metrics that need no reference (IS) are compared too, with only the generated sides resampled.
+    ``options.ci`` is the interval level (default 0.95: a comparison always has intervals) and
+    ``options.bootstrap`` the paired resample count; the other options as for :func:`gan_eval.evaluate`.
     """
+    opts, rest = Options.split(options, dict(shared))
+    if rest:
+        raise TypeError(f"compare() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
+    opts = opts if opts.ci is not None else opts.but(ci=0.95)
+    level, bootstrap, seed = opts.ci, opts.bootstrap, opts.seed
     started = time.perf_counter()
-    validate(level, bootstrap)
     specs = get_metrics(metrics)
-    if any(s.name in ("fid_inf", "is_inf") for s in specs):
-        raise GanEvalError("compare supports fid, is, kid, pr and dc; FID∞/IS∞ intervals do not come from a bootstrap")
-    options = options or MetricOptions()
-    options.seed = seed
-    fe = _prepare(extractor, weights, device)
-    source_options = SourceOptions(trust_pickle=trust_pickle, device=fe.device)
-    sides = [_open_side(g, "gen", num_samples, source_options) for g in (gen_a, gen_b)]  # validate before work
+    refused = [s for s in specs if not s.comparable]  # the record says whether a paired bootstrap supports it
+    if refused:
+        supported = [name for name in available_metrics() if get_metrics([name])[0].comparable]
+        raise GanEvalError(f"compare supports {', '.join(supported)}; not "
+                           f"{', '.join(f'{s.name} ({metric_label(s.keys[0].key)})' for s in refused)}: "
+                           f"a paired comparison needs bootstrap replicates, which these metrics do not have")
+    options = replace(metric_options or MetricOptions(), seed=seed)
+    fe = open_extractor(opts)
+    source_options = SourceOptions(trust_pickle=opts.trust_pickle, device=fe.device)
+    sides = [Side.open(g, "gen", opts.num_samples, source_options) for g in (gen_a, gen_b)]  # validate before work
     if any(s.needs_logits for s in specs) and not fe.has_logits:
         raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
-    reference = extract_reference(real, extractor=fe, num_real=num_real, batch_size=batch_size, seed=seed,
-                                  cache=cache, cache_dir=cache_dir, progress=progress)
-    feature_cache = FeatureCache(cache_dir) if cache else None
-    sets = [_side_features(s, fe, need_features=True, cache=feature_cache, batch_size=batch_size, seed=seed,
-                           progress=progress) for s in sides]
+    cache = open_cache(opts)
+    reference = Side.open(real, "real", opts.num_real, SourceOptions(skip_bad_files=opts.skip_bad_files)).features(
+        fe, need_features=True, cache=cache, options=opts)
+    sets = [s.features(fe, need_features=True, cache=cache, options=opts) for s in sides]
     contexts = [MetricContext(s, reference, options) for s in sets]
     points = [compute_metrics(specs, ctx) for ctx in contexts]
 
@@ -155,7 +141,7 @@ def compare(
     as_tensor = lambda counts: torch.from_numpy(counts).to(fe.device, torch.float64)
     real_counts = as_tensor(draw_counts(reference.n, bootstrap, rng))
     resamples = [Resample(as_tensor(draw_counts(s.n, bootstrap, rng)), real_counts) for s in sets]
-    with _one_thread_when_small(reference.stats.dim, fe.device):
+    with one_thread_when_small(reference.stats.dim, fe.device):
         reps = [metric_replicates(specs, ctx, rs) for ctx, rs in zip(contexts, resamples)]
 
     differences: dict[str, Difference] = {}
@@ -167,29 +153,10 @@ def compare(
         differences[key] = Difference(points[0][key], points[1][key], value, interval,
                                       verdict(metric_direction(key), interval))
     ci = [{k: basic_interval(points[i][k], r, level) for k, r in reps[i].items()} for i in range(2)]
-    names = tuple(str(s.source.description) if s.source is not None else str(s.spec) for s in sides)
-    provenance = {
-        **fe.describe(), "device": str(fe.device), "seed": seed, "bootstrap": bootstrap,
-        "n_gen": [s.n for s in sets], "n_real": reference.n,
-        "gen": [_public_meta(s.meta) for s in sets], "real": _public_meta(reference.meta),
-        "metric_options": {"pr_k": options.pr_k, "dc_k": options.dc_k, "is_splits": options.is_splits},
-        "versions": _versions(), "wall_time_s": round(time.perf_counter() - started, 3),
-    }
+    names = tuple(s.description for s in sides)
+    provenance = build_provenance(extractor=fe, seed=seed, bootstrap=bootstrap, n_gen=[s.n for s in sets],
+                                  n_real=reference.n, gen=[public_side_meta(s.meta) for s in sets],
+                                  real=public_side_meta(reference.meta),
+                                  metric_options={"pr_k": options.pr_k, "dc_k": options.dc_k, "is_splits": options.is_splits},
+                                  started=started)
     return ComparisonResult(names, differences, ci[0], ci[1], level, provenance)
-
-
-def format_comparison(result: ComparisonResult) -> str:
-    """Terminal table: A, B, B − A with its interval, and the verdict for B."""
-    from gan_eval.reports.table import _format_value, _label
-
-    width = max([len(_label(k)) for k in result.differences] + [6])
-    head = f"{'metric':<{width}}  {'A':>12}  {'B':>12}  {'B - A':>12}  {result.level:.0%} interval of B - A      verdict for B"
-    lines = [f"A: {result.names[0]}", f"B: {result.names[1]}", "", head, "-" * len(head)]
-    for key, d in result.differences.items():
-        span = f"[{_format_value(d.interval[0])}, {_format_value(d.interval[1])}]"
-        lines.append(f"{_label(key):<{width}}  {_format_value(d.a):>12}  {_format_value(d.b):>12}  "
-                     f"{_format_value(d.value):>12}  {span:<27}  {d.verdict}")
-    p = result.provenance
-    lines += ["", f"reference: {p['real'].get('source')} (N={p['n_real']}), shared by both; generated N={p['n_gen']}",
-              f"extractor: {p.get('extractor')}; {p['bootstrap']} paired bootstrap resamples (seed {p['seed']})"]
-    return "\n".join(lines)

@@ -16,26 +16,20 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from gan_eval.api import (
-    DEFAULT_EXTRACTOR,
-    DEFAULT_SEED,
-    EvaluationResult,
-    _prepare,
-    _public_meta,
-    _versions,
-    evaluate,
-    extract_reference,
-)
+from gan_eval.api import evaluate
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors import FeatureExtractor
-from gan_eval.intervals import DEFAULT_BOOTSTRAP, Replicates, basic_interval, validate
-from gan_eval.sources import SourceOptions, open_source, to_uint8
+from gan_eval.intervals import Replicates, basic_interval
+from gan_eval.models import num_classes
+from gan_eval.options import Options
+from gan_eval.result import EvaluationResult, build_provenance, public_side_meta
+from gan_eval.side import Side, open_cache, open_extractor
+from gan_eval.sources import SourceOptions, open_generator, sample_batches
 from gan_eval.statistics import FeatureSet, FeatureStats
 
 MIN_REAL_PER_CLASS = 50
@@ -61,72 +55,60 @@ def wilson(successes: int, n: int, level: float) -> list[float]:
 class _ConditionalSampler:
     """Draws uint8 images of one class (or with the model's own random labels) from a conditional model.
 
-    Any object with ``num_classes`` and ``sample(n, generator, labels=None)`` qualifies: gan-eval's
-    conditional checkpoints, or your own model passed in memory.
+    Any :class:`gan_eval.models.ConditionalGenerator` qualifies (``num_classes`` and
+    ``sample(n, generator, labels=None)``): gan-eval's conditional checkpoints, or your own model
+    passed in memory. Sampling is the sources' one loop (:func:`gan_eval.sources.sample_batches`).
     """
 
     def __init__(self, gen: Any, device: torch.device, trust_pickle: bool) -> None:
-        source = open_source(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
-        self.model = getattr(source, "model", None)
-        self.classes = int(getattr(self.model, "num_classes", 0) or 0)
-        if self.classes < 2:
+        opened = open_generator(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
+        self.model = opened.model if opened is not None else None
+        self.classes = num_classes(self.model)
+        if opened is None or self.classes < 2:
             raise GanEvalError(f"{gen} is not a conditional generator (per-class metrics need a model with classes)")
-        self.description = source.description
-        self.value_range = getattr(self.model, "output_range", None)
+        self.description = opened.description
 
     def sample(self, n: int, seed: int, label: int | None, batch_size: int) -> torch.Tensor:
-        rng = torch.Generator().manual_seed(seed)
-        if hasattr(self.model, "eval"):
-            self.model.eval()
-        batches = []
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                m = min(batch_size, n - start)
-                labels = None if label is None else torch.full((m,), label, dtype=torch.long)
-                images = self.model.sample(m, rng, labels=labels)
-                uint8 = images.dtype == torch.uint8
-                batches.append(to_uint8(images.detach().cpu(), None if uint8 else self.value_range))
-        return torch.cat(batches)
+        return torch.cat(list(sample_batches(self.model, n, batch_size, seed, label=label,
+                                             description=self.description)))
 
 
 def per_class(
     gen: Any,
     real: Any,
+    options: Options | None = None,
     *,
     classifier: str | FeatureExtractor = "digits",
-    extractor: str | FeatureExtractor = DEFAULT_EXTRACTOR,
-    weights: str | None = None,
     num_per_class: int = 500,
-    num_real: int | None = None,
-    level: float = 0.95,
-    bootstrap: int = DEFAULT_BOOTSTRAP,
-    batch_size: int = 64,
-    device: str | torch.device = "auto",
-    seed: int = DEFAULT_SEED,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    trust_pickle: bool = False,
-    progress: bool | None = None,
+    **shared: Any,
 ) -> EvaluationResult:
     """Intra-class FID, conditioning accuracy and class balance of a conditional checkpoint ``gen``.
 
     ``classifier`` is an extractor with class logits, one per class of ``gen`` (the bundled
     ``digits`` network for MNIST-like models). Returns an :class:`EvaluationResult` whose metrics and
-    intervals can be gated like any other run.
+    intervals can be gated like any other run. Intervals are at ``options.ci`` (default 0.95: per-class
+    results always carry them) with ``options.bootstrap`` resamples.
     """
+    opts, rest = Options.split(options, dict(shared))
+    if rest:
+        raise TypeError(f"per_class() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
+    opts = opts if opts.ci is not None else opts.but(ci=0.95)
+    level, bootstrap, seed, batch_size = opts.ci, opts.bootstrap, opts.seed, opts.batch_size
     started = time.perf_counter()
-    validate(level, bootstrap)
     if num_per_class < 10:
         raise GanEvalError(f"--per-class-samples must be at least 10, got {num_per_class}")
-    fe = _prepare(extractor, None if isinstance(extractor, FeatureExtractor) else weights, device)
-    sampler = _ConditionalSampler(gen, fe.device, trust_pickle)
+    fe = open_extractor(opts)
+    sampler = _ConditionalSampler(gen, fe.device, opts.trust_pickle)
     classes = sampler.classes
-    clf = fe if isinstance(classifier, str) and classifier == fe.name else _prepare(classifier, None, fe.device)
+    clf = fe if isinstance(classifier, str) and classifier == fe.name else \
+        open_extractor(opts.but(extractor=classifier, weights=None, device=fe.device))
     if not clf.has_logits:
         raise GanEvalError(f"classifier {clf.name!r} gives no class logits")
-    common = {"batch_size": batch_size, "seed": seed, "cache": cache, "cache_dir": cache_dir, "progress": progress}
-    reference = extract_reference(real, extractor=fe, num_real=num_real, **common)
-    real_logits = reference.logits if clf is fe else extract_reference(real, extractor=clf, num_real=num_real, **common).logits
+    cache = open_cache(opts)
+    real_side = Side.open(real, "real", opts.num_real, SourceOptions(skip_bad_files=opts.skip_bad_files))
+    reference = real_side.features(fe, need_features=True, cache=cache, options=opts)
+    real_logits = reference.logits if clf is fe else real_side.features(clf, need_features=True, cache=cache,
+                                                                        options=opts).logits
     if real_logits.shape[1] != classes:
         raise GanEvalError(f"classifier {clf.name!r} has {real_logits.shape[1]} classes but {gen} has {classes}")
     real_pred = real_logits.argmax(dim=1).cpu()
@@ -149,8 +131,8 @@ def per_class(
         images = sampler.sample(num_per_class, seed + c, c, batch_size)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = evaluate(images, ref_c, "fid", extractor=fe, batch_size=batch_size, seed=seed, cache=False,
-                              ci=level, bootstrap=bootstrap, progress=False)
+            result = evaluate(images, ref_c, "fid", opts.but(extractor=fe, cache=False, progress=False, num_samples=None,
+                                                             num_real=None))
         if any("finite-sample bias" in str(w.message) for w in caught):
             bias_dominated.append(c)
         metrics[f"fid_class_{c}"] = result["fid"]
@@ -182,15 +164,31 @@ def per_class(
     metrics["class_balance_tv"] = tv
     ci["class_balance_tv"] = [max(0.0, b) for b in basic_interval(tv, reps, level)]
 
-    provenance = {
-        **fe.describe(), "classifier": clf.name, "classifier_weights_sha256": clf.weights_sha256,
-        "device": str(fe.device), "seed": seed, "n_gen": total * 2, "n_real": reference.n,
-        "gen": sampler.description, "per_class": {"classes": classes, "samples_per_class": num_per_class, "real_per_class": real_counts,
-                      "real_grouped_by": f"{clf.name} predictions", "balance_samples": total},
-        "real": _public_meta(reference.meta), "versions": _versions(),
-        "wall_time_s": round(time.perf_counter() - started, 3),
-    }
+    provenance = build_provenance(
+        extractor=fe, classifier=clf.name, classifier_weights_sha256=clf.weights_sha256, seed=seed,
+        n_gen=total * 2, n_real=reference.n, gen=sampler.description,
+        per_class={"classes": classes, "samples_per_class": num_per_class, "real_per_class": real_counts,
+                   "real_grouped_by": f"{clf.name} predictions", "balance_samples": total, "classifier": clf.name},
+        real=public_side_meta(reference.meta), started=started)
     info = {"level": level, "replicates": bootstrap, "seed": seed, "method": "bootstrap (FID, TV); Wilson (shares)"}
     if not math.isfinite(tv):
         raise GanEvalError("class balance could not be computed")
     return EvaluationResult(metrics, provenance, {}, [], ci, info)
+
+
+def evaluate_with_classes(gen: Any, real: Any, metrics: Any = ("fid",), options: Options | None = None, *,
+                          classifier: str | FeatureExtractor = "digits", num_per_class: int = 500,
+                          **kwargs: Any) -> EvaluationResult:
+    """:func:`gan_eval.evaluate` and :func:`per_class` with the same options, merged into one result.
+
+    What ``gan-eval evaluate --per-class`` runs. The per-class metrics and intervals join the
+    evaluation's (``fid_class_<c>``, ``class_accuracy_<c>``, ``class_share_<c>``, ``class_balance_tv``);
+    the per-class provenance (classes, samples and real images per class, the classifier) goes under
+    ``provenance["per_class"]``; where both set an interval setting, the evaluation's wins. ``kwargs``
+    are ``evaluate``'s own keywords (``metric_options``, ``truncation``, ``source``...) or shared
+    options (``seed=1``).
+    """
+    opts, rest = Options.split(options, dict(kwargs))
+    result = evaluate(gen, real, metrics, opts, **rest)
+    classes = per_class(gen, real, opts, classifier=classifier, num_per_class=num_per_class)
+    return result.merge(classes, "per_class")

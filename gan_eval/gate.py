@@ -50,7 +50,6 @@ import json
 import math
 import os
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,15 +60,16 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (a dependency there)
     import tomli as tomllib
 
-from gan_eval.files import sha256_file, write_text_atomic
-from gan_eval.result import RESULT_SCHEMA
 from gan_eval.errors import GanEvalError
+from gan_eval.files import sha256_file, write_text_atomic
 from gan_eval.metrics import (
-    METRIC_ALIASES,
     available_metrics,
+    canonical_key,
+    find_key,
     get_metrics,
     metric_direction,
 )
+from gan_eval.result import RESULT_SCHEMA
 
 PASS, WARN, FAIL, ERROR = "PASS", "WARN", "FAIL", "ERROR"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2, ERROR: 3}
@@ -162,6 +162,8 @@ class GateReport:
     results: list[RuleResult]
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # set when the gate as a whole could not be evaluated
+    #: the unexpected exception behind ``error``, if one was (``gan-eval --debug`` shows its traceback)
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -180,9 +182,32 @@ class GateReport:
         return out
 
 
-def error_report(message: str) -> GateReport:
+def error_report(message: str, cause: BaseException | None = None) -> GateReport:
     """A report for a gate that could not be evaluated, so CI still gets a JUnit file saying why."""
-    return GateReport(results=[], error=message)
+    return GateReport(results=[], error=message, cause=cause)
+
+
+def run(run_path: str | os.PathLike, baseline_path: str | os.PathLike | None = None,
+        rules_path: str | os.PathLike | None = None) -> GateReport:
+    """The whole ``gan-eval gate`` judgement: load the files and judge them, never raising.
+
+    The gate's error policy lives here. Whatever stops the gate from being evaluated -- a
+    :class:`GateError` (missing file, bad rules, schema mismatch, incompatible provenance) or an
+    unexpected exception (kept as ``report.cause``) -- becomes an error report (``status`` ERROR,
+    exit code 2), never a failed rule (1): CI must tell "the model got worse" from "the check could
+    not run". Render it with :mod:`gan_eval.reports.gate_report` (terminal table, JUnit XML, Markdown),
+    which writes the report files in every case, so CI shows why.
+    """
+    try:
+        run_doc = load_result(run_path)
+        base_doc = load_result(baseline_path) if baseline_path else None
+        rules = load_rules(rules_path) if rules_path else None
+        report = run_gate(run_doc, base_doc, rules)
+    except GanEvalError as exc:
+        report = error_report(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a crash must read as "not evaluated" (2), never as a failed rule (1)
+        report = error_report(f"internal error: {type(exc).__name__}: {exc}", cause=exc)
+    return report
 
 
 # --------------------------------------------------------------------------- loading
@@ -293,8 +318,8 @@ def _parse_rule(table: Any, number: int, where: str) -> Rule:
 
 
 def canonical_metric(name: str) -> str:
-    """The result key for a name a user may write (``is`` -> ``is_mean``)."""
-    return METRIC_ALIASES.get(name, name)
+    """The result key for a name a user may write (``is`` -> ``is_mean``; the aliases in the metric records)."""
+    return canonical_key(name)
 
 
 # --------------------------------------------------------------------------- provenance
@@ -366,7 +391,8 @@ def check_compatible(run: dict[str, Any], baseline: dict[str, Any], hint: str = 
 def default_rules(run: dict[str, Any], baseline: dict[str, Any]) -> list[Rule]:
     """One regression rule per metric with a direction present in both files.
 
-    Where both files carry an interval for the metric: ``judge="interval"`` with zero tolerance (fail
+    The direction is the metric record's (:func:`gan_eval.metrics.metric_direction`), so a plug-in
+    metric is gated like a built-in. Where both files carry an interval for the metric: ``judge="interval"`` with zero tolerance (fail
     when the intervals do not overlap in the bad direction); elsewhere ``judge="point"`` with
     ``max_regression = 0.05``.
     """
@@ -502,96 +528,11 @@ def _bound_text(check: CheckResult) -> str:
 def _missing_metric_message(metric: str, metrics: dict[str, Any], which: str) -> str:
     available = ", ".join(metrics) or "none"
     if metric in available_metrics():
-        keys = ", ".join(get_metrics([metric])[0].keys)
+        keys = ", ".join(get_metrics([metric])[0].key_names)
         return f"{metric!r} is a metric name, not a result key; the rule must name one of: {keys}"
-    known = metric_direction(metric) is not None or metric in {k for s in get_metrics(available_metrics()) for k in s.keys}
-    if known:
+    if find_key(metric) is not None:
         return f"{metric} is not in the {which} (it has: {available}); evaluate it with --metrics"
     return f"unknown metric {metric!r}: not in the {which} (it has: {available})"
-
-
-# --------------------------------------------------------------------------- reports
-
-
-def format_table(report: GateReport) -> str:
-    """Plain-text table for the terminal: one line per rule, then the overall status."""
-    rows = [("status", "rule", "value", "bound", "baseline", "detail")]
-    for r in report.results:
-        rows.append((r.status, r.rule.title, _value_text(r), r.bound or "-",
-                     "-" if r.baseline_value is None else _interval_text(r.baseline_value, r.baseline_interval),
-                     r.message))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5] for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 6)
-    for note in report.notes:
-        lines.append(f"note: {note}")
-    if report.error:
-        lines.append(f"error: {report.error}")
-    counts = report.counts()
-    lines.append(f"gate: {report.status} ({counts[PASS]} passed, {counts[WARN]} warned, {counts[FAIL]} failed"
-                 + (f", {counts[ERROR]} could not be evaluated" if counts[ERROR] else "") + ")")
-    return "\n".join(lines)
-
-
-def to_markdown(report: GateReport) -> str:
-    """A Markdown summary (for ``$GITHUB_STEP_SUMMARY`` or a merge-request comment)."""
-    icon = {PASS: "✅", WARN: "⚠️", FAIL: "❌", ERROR: "⛔"}
-    counts = report.counts()
-    out = [f"### gan-eval gate: {icon[report.status]} {report.status}", ""]
-    if report.error:
-        out += [f"The gate could not be evaluated: {_md(report.error)}", ""]
-    else:
-        out.append(f"{counts[PASS]} passed, {counts[WARN]} warned, {counts[FAIL]} failed"
-                   + (f", {counts[ERROR]} could not be evaluated" if counts[ERROR] else ""))
-        out += ["", "| status | rule | value | bound | baseline | detail |", "|---|---|---|---|---|---|"]
-        for r in report.results:
-            base = "–" if r.baseline_value is None else _interval_text(r.baseline_value, r.baseline_interval)
-            out.append(f"| {icon[r.status]} {r.status} | {_md(r.rule.title)} | {_md(_value_text(r))} | "
-                       f"{_md(r.bound or '–')} | {_md(base)} | {_md(r.message)} |")
-    if report.notes:
-        out += [""] + [f"- note: {_md(n)}" for n in report.notes]
-    return "\n".join(out) + "\n"
-
-
-def to_junit_xml(report: GateReport) -> str:
-    """JUnit XML: one ``<testsuite name="gan-eval gate">`` with one ``<testcase>`` per rule.
-
-    FAIL -> ``<failure>``; ERROR (rule or whole gate not evaluable) -> ``<error>``. WARN -> a
-    ``<skipped>`` element with the warning as its message, plus the detail in ``<system-out>``: a
-    warning must stay visible without failing the job, and the common readers (Jenkins' JUnit plugin,
-    GitLab test reports, GitHub test-reporter/publish actions) all count skipped cases separately from
-    failures and never turn the build red for them, whereas a plain passing case with ``<system-out>``
-    would disappear in their summaries.
-    """
-    counts = report.counts()
-    tests = len(report.results) if report.error is None else 1
-    errors = counts[ERROR] + (1 if report.error is not None else 0)
-    root = ET.Element("testsuites", name="gan-eval", tests=str(tests), failures=str(counts[FAIL]),
-                      errors=str(errors), skipped=str(counts[WARN]))
-    suite = ET.SubElement(root, "testsuite", name="gan-eval gate", tests=str(tests), failures=str(counts[FAIL]),
-                          errors=str(errors), skipped=str(counts[WARN]),
-                          timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    if report.error is not None:
-        case = ET.SubElement(suite, "testcase", classname="gan-eval.gate", name="gate inputs")
-        ET.SubElement(case, "error", message=report.error, type="GateError").text = report.error
-    for r in report.results:
-        case = ET.SubElement(suite, "testcase", classname="gan-eval.gate", name=f"rule {r.rule.number}: {r.rule.title}")
-        detail = (f"value {_value_text(r)}; bound {r.bound or '-'}"
-                  + (f"; baseline {_interval_text(r.baseline_value, r.baseline_interval)}" if r.baseline_value is not None else "")
-                  + f"\n{r.message}")
-        if r.status == FAIL:
-            ET.SubElement(case, "failure", message=r.message, type="FAIL").text = detail
-        elif r.status == ERROR:
-            ET.SubElement(case, "error", message=r.message, type="ERROR").text = detail
-        elif r.status == WARN:
-            ET.SubElement(case, "skipped", message=f"WARN: {r.message}")
-            ET.SubElement(case, "system-out").text = detail
-        else:
-            ET.SubElement(case, "system-out").text = detail
-    if report.notes:
-        ET.SubElement(suite, "system-out").text = "\n".join(report.notes)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 # --------------------------------------------------------------------------- baseline
@@ -649,14 +590,3 @@ def _short(x: Any) -> str:
     text = str(x)
     return text[:12] + "…" if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else repr(x)
 
-
-def _interval_text(value: float, interval: tuple[float, float] | None) -> str:
-    return _fmt(value) + (f" [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else "")
-
-
-def _value_text(r: RuleResult) -> str:
-    return "missing" if r.value is None else _interval_text(r.value, r.interval)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -39,12 +39,12 @@ SHARED: dict[str, OptionInfo] = {
     "device": OptionInfo("auto", "auto (cuda when available, else cpu), cpu or cuda[:N]."),
     "seed": OptionInfo(DEFAULT_SEED, "Seeds generator noise, KID subsets, IS splits and bootstrap resamples."),
     "ci": OptionInfo(None, "Add bootstrap confidence intervals at this level (e.g. 0.95), from the same features."),
-    "bootstrap": OptionInfo(DEFAULT_BOOTSTRAP, "Bootstrap resamples for --ci (seeded by --seed)."),
+    "bootstrap": OptionInfo(DEFAULT_BOOTSTRAP, "Bootstrap resamples for the intervals (seeded by --seed)."),
     "cache": OptionInfo(True, "Read and write the reference feature cache (--no-cache: neither)."),
     "cache_dir": OptionInfo(None, "Cache location [default: $GAN_EVAL_CACHE_DIR or ~/.cache/gan-eval]."),
     "skip_bad_files": OptionInfo(False, "Skip unreadable images (their count is reported)."),
     "trust_pickle": OptionInfo(False, "Allow pickle files (they can run code; only for files you trust)."),
-    "progress": OptionInfo(None, "Progress bars: None shows them on a terminal; --quiet hides them."),
+    "progress": OptionInfo(None, "Progress bars [default: on a terminal only]; --quiet hides them (and warnings)."),
 }
 
 

@@ -35,6 +35,11 @@ T = TypeVar("T")
 #: The one rule for every registered name.
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?$")
 
+#: ``(group, name, value)`` of every plug-in ``register()`` hook already run. Several registries may
+#: share a group (``gan_eval.generators`` feeds architectures, recipes and source resolvers); a hook
+#: runs once per process whichever of them loads it first, so its registrations never collide.
+_HOOKS_RUN: set[tuple[str, str, str]] = set()
+
 
 class _Lazy:
     """A ``"package.module:attribute"`` reference, imported on first use."""
@@ -132,13 +137,32 @@ class Registry(Generic[T]):
         try:
             obj = ep.load()
             if inspect.isfunction(obj) and not inspect.signature(obj).parameters:
-                obj()  # a register() hook: it registers its own entries
+                hook = (self.group or "", ep.name, ep.value)
+                if hook not in _HOOKS_RUN:  # a register() hook: it registers its own entries, once
+                    _HOOKS_RUN.add(hook)
+                    obj()
             elif name not in self._entries and obj is not None and not inspect.ismodule(obj):
                 self.register(name, obj)
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the others
             self._failed.add(name)
             warnings.warn(f"{self.kind} plug-in {name!r} ({ep.value}) failed to load and is skipped: "
                           f"{type(exc).__name__}: {exc}", stacklevel=3)
+
+    def load_builtins(self) -> None:
+        """Import the module that registers the built-in entries (once; a no-op while it is importing).
+
+        A registration function calls this first when a plug-in must never take a built-in's name.
+        """
+        self._ensure_builtins()
+
+    def refresh(self) -> None:
+        """Forget the cached list of installed plug-ins (and which of them failed) so it is read again.
+
+        Entries already registered stay. For a plug-in installed while the process runs, and for
+        tests that publish a fake distribution (after ``importlib.invalidate_caches()``).
+        """
+        self._plugin_names = None
+        self._failed.clear()
 
     def load_all(self) -> None:
         """Import the built-ins and every plug-in of the group (a failing plug-in is a warning)."""

@@ -53,12 +53,13 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def build_provenance(*, extractor: Any = None, gen: Any = None, real: Any = None, seed: int | None = None,
+def build_provenance(*, extractor: Any = None, gen_set: Any = None, real_set: Any = None, seed: int | None = None,
                      started: float | None = None, warnings: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """The one provenance builder: extractor identity, device, seed, sides, versions, time.
 
     ``extractor`` is a :class:`~gan_eval.extractors.FeatureExtractor` (its ``describe()``, device and weights
-    origin are recorded); ``gen``/``real`` are feature sets or sides with ``n`` and ``meta``. ``extra`` keys
+    origin are recorded); ``gen_set``/``real_set`` are feature sets (``n`` and ``meta``) that fill
+    ``n_gen``, ``n_real``, ``gen`` and ``real``. ``extra`` keys
     are added as they are (workflow-specific fields).
     """
     import time
@@ -70,11 +71,11 @@ def build_provenance(*, extractor: Any = None, gen: Any = None, real: Any = None
         doc["device"] = str(extractor.device)
     if seed is not None:
         doc["seed"] = seed
-    if gen is not None or real is not None:
-        doc["n_gen"] = gen.n if gen is not None else None
-        doc["n_real"] = real.n if real is not None else None
-        doc["gen"] = public_side_meta(gen.meta) if gen is not None else None
-        doc["real"] = public_side_meta(real.meta) if real is not None else None
+    if gen_set is not None or real_set is not None:
+        doc["n_gen"] = gen_set.n if gen_set is not None else None
+        doc["n_real"] = real_set.n if real_set is not None else None
+        doc["gen"] = public_side_meta(gen_set.meta) if gen_set is not None else None
+        doc["real"] = public_side_meta(real_set.meta) if real_set is not None else None
     doc.update(extra)
     doc["versions"] = versions()
     doc["created"] = now()
@@ -108,6 +109,7 @@ class EvaluationResult:
         self.ci.update(other.ci)
         self.ci_info = {**other.ci_info, **self.ci_info}
         self.provenance[provenance_key] = other.provenance.get(provenance_key, other.provenance)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
         return self
 
     def to_dict(self) -> dict[str, Any]:

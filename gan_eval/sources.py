@@ -2,8 +2,12 @@
 
 Kinds: a directory of images (recursive), a ``.npz``/``.npy`` uint8 array, ``builtin:NAME``, a
 ``package.module:function`` returning a generator object, and — from Python — in-memory tensors,
-arrays and DataLoaders. :func:`open_source` resolves a spec through a list of resolvers, so later
-kinds (generator checkpoints) slot in with :func:`register_source_resolver`.
+arrays and DataLoaders. :func:`open_source` resolves a spec through the source-resolver registry
+(:data:`SOURCE_RESOLVERS`, entry-point group :data:`GENERATORS_GROUP`), tried in priority order. The
+core registers the kinds above; generator checkpoints (``.safetensors``, ``.pt``, ``builtin:dcgan``,
+…) arrive from the generators package, which registers its own resolver through that entry-point
+group — the core never imports it. A resolver may return a :class:`Source` or an
+:class:`OpenedGenerator`, which the core wraps (image-to-image models around their ``--source``).
 
 Conversions, recorded in ``Source.conversions``: grey is repeated to RGB, an alpha channel is
 dropped (as PIL's ``convert("RGB")`` and torch-fidelity do). Mixed image sizes are allowed: each
@@ -22,29 +26,21 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
+from gan_eval.models import Generator, generator_kind
+from gan_eval.registry import Registry
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_GENERATOR_SAMPLES = 10_000
 BUILTINS = {"mnist": "all", "mnist-train": "train", "mnist-heldout": "heldout"}
 
-
-@runtime_checkable
-class SampleableGenerator(Protocol):
-    """What ``package.module:function`` must return.
-
-    ``sample(n, generator)`` returns ``n`` images ``n×C×H×W`` (C = 1 or 3), either ``uint8`` or float
-    in ``output_range`` (for example ``(-1, 1)``), drawing all randomness from ``generator``.
-    """
-
-    output_range: tuple[float, float]
-
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor: ...
+#: What ``package.module:function`` must return (see :mod:`gan_eval.models`); the old name, kept.
+SampleableGenerator = Generator
 
 
 def to_uint8(images: torch.Tensor, value_range: tuple[float, float] | None) -> torch.Tensor:
@@ -264,19 +260,36 @@ class GeneratorSource(Source):
         return None
 
     def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        rng = torch.Generator().manual_seed(seed)
-        if hasattr(self.model, "eval"):
-            self.model.eval()
-        with torch.no_grad():
-            for start in range(0, num_samples, batch_size):
-                n = min(batch_size, num_samples - start)
-                images = self.model.sample(n, rng)
-                if not isinstance(images, torch.Tensor) or images.shape[0] != n:
-                    raise GanEvalError(f"{self.description}: sample({n}, generator) must return a tensor of {n} images")
-                if images.dtype == torch.uint8:
-                    yield to_uint8(images.cpu(), None)
-                else:
-                    yield to_uint8(images.detach().cpu(), self.value_range)
+        return sample_batches(self.model, num_samples, batch_size, seed, value_range=self.value_range,
+                              description=self.description)
+
+
+def sample_batches(model: Any, num_samples: int, batch_size: int, seed: int, *, label: int | None = None,
+                   value_range: tuple[float, float] | None = None, description: str = "generator") -> Iterator[torch.Tensor]:
+    """The one sampling loop: ``uint8`` ``N×3×H×W`` batches of ``model.sample``, seeded, without gradients.
+
+    All randomness comes from one CPU ``torch.Generator`` seeded with ``seed``, so a seed and a batch
+    size give the same images on every run. ``label`` asks a conditional model (``sample(n, generator,
+    labels=...)``) for that class only. ``value_range`` defaults to the model's ``output_range``.
+    :class:`GeneratorSource` and the per-class workflow both sample through this one loop.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    value_range = getattr(model, "output_range", None) if value_range is None else value_range
+    if hasattr(model, "eval"):
+        model.eval()
+    with torch.no_grad():
+        for start in range(0, num_samples, batch_size):
+            n = min(batch_size, num_samples - start)
+            if label is None:
+                images = model.sample(n, rng)
+            else:
+                images = model.sample(n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
+            if not isinstance(images, torch.Tensor) or images.shape[0] != n:
+                raise GanEvalError(f"{description}: sample({n}, generator) must return a tensor of {n} images")
+            if images.dtype == torch.uint8:
+                yield to_uint8(images.cpu(), None)
+            else:
+                yield to_uint8(images.detach().cpu(), value_range)
 
 
 class LoaderSource(Source):
@@ -343,8 +356,6 @@ class TranslatedSource(Source):
 
 # --- resolving user specs ----------------------------------------------------------------------------
 
-Resolver = Callable[[Any, "SourceOptions"], "Source | None"]
-_RESOLVERS: list[Resolver] = []
 _FUNCTION_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -361,28 +372,134 @@ class SourceOptions:
     device: Any = "cpu"  # where generator checkpoints run
 
 
-def register_source_resolver(resolver: Resolver, first: bool = True) -> Resolver:
-    """Add a resolver ``f(spec, options) -> Source | None``; ``None`` means "not mine"."""
-    if not callable(resolver):
+@dataclass
+class OpenedGenerator:
+    """A generator object a resolver opened: the model, how to name it, and the file it came from.
+
+    The core turns it into a :class:`GeneratorSource` (or, for an image-to-image model, a
+    :class:`TranslatedSource` over ``SourceOptions.translate``); workflows that need the model itself
+    (sweep, per-class) get it from :func:`open_generator`. ``path`` (a checkpoint file, when there is
+    one) lets them hash what was evaluated.
+    """
+
+    model: Any
+    description: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class SourceResolver:
+    """One entry of :data:`SOURCE_RESOLVERS`.
+
+    ``resolve(spec, options)`` returns a :class:`Source`, an :class:`OpenedGenerator`, or None for
+    "not mine" (it raises :class:`GanEvalError` for a spec that is its kind but unusable). Resolvers
+    are tried by ascending ``priority``, then name. ``builtin_names()`` lists the ``builtin:NAME``
+    names this resolver answers, so an unknown builtin's error can list them all.
+    """
+
+    resolve: Callable[[Any, SourceOptions], Any]
+    priority: int = 50
+    builtin_names: Callable[[], list[str]] | None = None
+
+
+def _check_resolver(name: str, entry: Any) -> None:
+    if not isinstance(entry, SourceResolver) or not callable(entry.resolve):
+        raise TypeError(f"source resolver {name!r} must be a gan_eval.sources.SourceResolver with a callable resolve")
+
+
+#: The entry-point group generator plug-ins publish under (the generators package's own ``register()`` too).
+GENERATORS_GROUP = "gan_eval.generators"
+#: Every source resolver; plug-ins publish a ``register()`` in :data:`GENERATORS_GROUP`.
+SOURCE_RESOLVERS: Registry[SourceResolver] = Registry("source", group=GENERATORS_GROUP, validate=_check_resolver)
+
+#: Priorities of the core's resolvers: in-memory objects, MNIST builtins, files and folders, functions.
+#: Generator checkpoints (the generators package) sit at 30, before paths (which refuse pickles).
+PRIORITY_OBJECTS, PRIORITY_BUILTIN, PRIORITY_CHECKPOINT, PRIORITY_PATH, PRIORITY_FUNCTION = 0, 10, 30, 50, 90
+
+
+def register_source_resolver(name: str, resolve: Callable[[Any, SourceOptions], Any], *, priority: int = 20,
+                             builtin_names: Callable[[], list[str]] | None = None,
+                             replace: bool = False) -> SourceResolver:
+    """Register ``resolve(spec, options) -> Source | OpenedGenerator | None`` under ``name``.
+
+    The default priority (20) tries it after in-memory objects and MNIST builtins, before generator
+    checkpoints, files and ``package.module:function``. ``replace`` re-registers a name (a plug-in's
+    ``register()`` may run more than once).
+    """
+    if not callable(resolve):
         raise TypeError("a source resolver must be callable")
-    _RESOLVERS.insert(0 if first else len(_RESOLVERS), resolver)
-    return resolver
+    entry = SourceResolver(resolve, int(priority), builtin_names)
+    SOURCE_RESOLVERS.register(name, entry, replace=replace)
+    return entry
 
 
-def open_source(spec: Any, options: SourceOptions | None = None) -> Source:
-    """Turn a user spec (string, path, array, tensor, loader, generator object) into a :class:`Source`."""
+def source_resolvers() -> list[tuple[str, SourceResolver]]:
+    """Every resolver (plug-ins loaded; a failing one is a warning), in the order they are tried."""
+    return sorted(SOURCE_RESOLVERS.items(), key=lambda item: (item[1].priority, item[0]))
+
+
+def builtin_names() -> list[str]:
+    """Every ``builtin:NAME`` name the resolvers answer (MNIST splits first, then generators)."""
+    names: list[str] = []
+    for _name, resolver in source_resolvers():
+        if resolver.builtin_names is not None:
+            names += [n for n in resolver.builtin_names() if n not in names]
+    return names
+
+
+def resolve_spec(spec: Any, options: SourceOptions | None = None) -> Source | OpenedGenerator:
+    """Ask the resolvers, in order, to open ``spec``; the first answer wins."""
     options = options or SourceOptions()
-    for resolver in _RESOLVERS:
-        source = resolver(spec, options)
-        if source is not None:
-            return source
+    for _name, resolver in source_resolvers():
+        opened = resolver.resolve(spec, options)
+        if opened is not None:
+            return opened
+    if _is_builtin(spec):
+        raise GanEvalError(f"unknown builtin {spec.split(':', 1)[1]!r}; available: "
+                           f"{', '.join('builtin:' + b for b in builtin_names())}")
     raise GanEvalError(
         f"cannot use {spec!r} as an image source: expected a directory, a .npz/.npy array, builtin:NAME "
         f"({', '.join(BUILTINS)}), or package.module:function"
     )
 
 
-def _resolve_objects(spec: Any, options: SourceOptions) -> Source | None:
+def open_source(spec: Any, options: SourceOptions | None = None) -> Source:
+    """Turn a user spec (string, path, array, tensor, loader, generator object) into a :class:`Source`."""
+    options = options or SourceOptions()
+    opened = resolve_spec(spec, options)
+    if isinstance(opened, Source):
+        return opened
+    return generator_source(opened, options)
+
+
+def open_generator(spec: Any, options: SourceOptions | None = None) -> OpenedGenerator | None:
+    """The generator object behind ``spec`` (a checkpoint, ``builtin:NAME``, a function, an object), or
+    None when ``spec`` is images rather than a generator. Image-to-image models are returned as they
+    are (no ``--source`` needed), so a workflow can say why it cannot use them."""
+    opened = resolve_spec(spec, options or SourceOptions())
+    if isinstance(opened, OpenedGenerator):
+        return opened
+    if isinstance(opened, GeneratorSource):
+        return OpenedGenerator(opened.model, opened.description)
+    return None
+
+
+def generator_source(opened: OpenedGenerator, options: SourceOptions) -> Source:
+    """Wrap an opened generator: image-to-image models translate ``options.translate``, others sample."""
+    kind = generator_kind(opened.model)
+    if kind == "image2image":
+        if options.translate is None:
+            raise GanEvalError(f"{opened.path or opened.description} is an image-to-image model: pass --source DIR "
+                               f"with the images to translate")
+        inputs = open_source(options.translate, SourceOptions(skip_bad_files=options.skip_bad_files))
+        return TranslatedSource(opened.model, inputs, opened.description)
+    if options.translate is not None:
+        name = opened.path.name if opened.path is not None else opened.description
+        raise GanEvalError(f"--source is only for image-to-image models; {name} is {kind}")
+    return GeneratorSource(opened.model, opened.description)
+
+
+def _resolve_objects(spec: Any, options: SourceOptions) -> Source | OpenedGenerator | None:
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, (torch.Tensor, np.ndarray)):
@@ -390,20 +507,20 @@ def _resolve_objects(spec: Any, options: SourceOptions) -> Source | None:
     if isinstance(spec, torch.utils.data.DataLoader):
         return LoaderSource(spec, value_range=options.value_range)
     if not isinstance(spec, (str, os.PathLike)) and callable(getattr(spec, "sample", None)):
-        return GeneratorSource(spec, type(spec).__name__)
+        return OpenedGenerator(spec, type(spec).__name__)
     return None
 
 
+def _is_builtin(spec: Any) -> bool:
+    return isinstance(spec, str) and spec.startswith("builtin:")
+
+
 def _resolve_builtin(spec: Any, options: SourceOptions) -> Source | None:
-    if not (isinstance(spec, str) and spec.startswith("builtin:")):
+    if not _is_builtin(spec):
         return None
     name = spec.split(":", 1)[1]
-    bundled = bundled_generator_path(name)
-    if bundled is not None:
-        return _open_checkpoint(bundled, options)
     if name not in BUILTINS:
-        names = [*BUILTINS, *bundled_generators()]
-        raise GanEvalError(f"unknown builtin {name!r}; available: {', '.join('builtin:' + b for b in names)}")
+        return None  # maybe a plug-in's (a bundled generator); open_source reports unknown names
     from gan_eval.mnist import load_mnist
 
     images, _labels = load_mnist(BUILTINS[name])
@@ -412,30 +529,8 @@ def _resolve_builtin(spec: Any, options: SourceOptions) -> Source | None:
     return source
 
 
-def bundled_generator_path(name: str) -> Path | None:
-    """The shipped checkpoint ``generators/assets/NAME.safetensors``, if there is one."""
-    from importlib import resources
-
-    try:
-        path = Path(str(resources.files("gan_eval.generators.assets").joinpath(f"{name}.safetensors")))
-    except ModuleNotFoundError:
-        return None
-    return path if path.is_file() else None
-
-
-def bundled_generators() -> list[str]:
-    """Names usable as ``builtin:NAME`` generators."""
-    from importlib import resources
-
-    try:
-        folder = resources.files("gan_eval.generators.assets")
-    except ModuleNotFoundError:
-        return []
-    return sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
-
-
 def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
-    if not isinstance(spec, (str, os.PathLike)):
+    if not isinstance(spec, (str, os.PathLike)) or _is_builtin(spec):
         return None
     path = Path(spec)
     if path.is_dir():
@@ -448,31 +543,11 @@ def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
     if suffix in (".pkl", ".pickle") and path.is_file() and not options.trust_pickle:
         raise GanEvalError(f"{path} is a pickle, which can run arbitrary code when loaded; it was not opened "
                            f"(pass --trust-pickle only for files you trust)")
-    if suffix in CHECKPOINT_SUFFIXES and path.is_file():
-        return _open_checkpoint(path, options)
     if isinstance(spec, str) and _FUNCTION_SPEC.match(spec) and not path.exists():
         return None  # package.module:function, handled below
     if not path.exists():
         raise GanEvalError(f"{path} does not exist")
     return None
-
-
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".pkl", ".pickle")
-
-
-def _open_checkpoint(path: Path, options: SourceOptions) -> Source:
-    from gan_eval.generators.checkpoint import load_generator  # generators depend on gan_eval, so import late
-
-    handle = load_generator(path, device=options.device, trust_pickle=options.trust_pickle,
-                            truncation=options.truncation, label=options.label)
-    if handle.kind == "image2image":
-        if options.translate is None:
-            raise GanEvalError(f"{path} is an image-to-image model: pass --source DIR with the images to translate")
-        inputs = open_source(options.translate, SourceOptions(skip_bad_files=options.skip_bad_files))
-        return TranslatedSource(handle, inputs, f"{handle.spec.name} {path.name}")
-    if options.translate is not None:
-        raise GanEvalError(f"--source is only for image-to-image models; {path.name} is {handle.kind}")
-    return GeneratorSource(handle, f"{handle.spec.name} {path.name}")
 
 
 def load_image_array(path: Path) -> np.ndarray:
@@ -497,8 +572,8 @@ def load_image_array(path: Path) -> np.ndarray:
     return array
 
 
-def _resolve_function(spec: Any, options: SourceOptions) -> Source | None:
-    if not (isinstance(spec, str) and _FUNCTION_SPEC.match(spec)):
+def _resolve_function(spec: Any, options: SourceOptions) -> Source | OpenedGenerator | None:
+    if not (isinstance(spec, str) and _FUNCTION_SPEC.match(spec)) or _is_builtin(spec):
         return None
     module_name, func_name = spec.split(":")
     try:
@@ -511,8 +586,10 @@ def _resolve_function(spec: Any, options: SourceOptions) -> Source | None:
     model = factory()
     if isinstance(model, Source):
         return model
-    return GeneratorSource(model, spec)
+    return OpenedGenerator(model, spec)
 
 
-for _resolver in (_resolve_objects, _resolve_builtin, _resolve_path, _resolve_function):
-    register_source_resolver(_resolver, first=False)
+register_source_resolver("objects", _resolve_objects, priority=PRIORITY_OBJECTS)
+register_source_resolver("mnist", _resolve_builtin, priority=PRIORITY_BUILTIN, builtin_names=lambda: list(BUILTINS))
+register_source_resolver("path", _resolve_path, priority=PRIORITY_PATH)
+register_source_resolver("function", _resolve_function, priority=PRIORITY_FUNCTION)

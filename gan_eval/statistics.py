@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
+from gan_eval.files import atomic_path
 
 STATS_FORMAT = "gan-eval-stats"
 STATS_FORMAT_VERSION = 1

@@ -6,7 +6,7 @@ evaluating the same generator at several truncation values against the same refe
 
 How it is computed, and why:
 
-* The real side is extracted **once** (:func:`gan_eval.api.extract_reference`, through the cache)
+* The real side is opened and extracted **once** (a :class:`gan_eval.side.Side`, through the cache)
   and passed to every :func:`gan_eval.evaluate` call as ``real=``, so a sweep costs one reference
   pass plus one generated pass per ψ, and every row is compared with bit-identical features.
 * The feature extractor is built once and shared by every row.
@@ -28,23 +28,23 @@ How it is computed, and why:
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gan_eval.files import sha256_file
 from gan_eval.errors import GanEvalError
+from gan_eval.files import sha256_file
+from gan_eval.options import Options
+from gan_eval.result import now
 
-#: Version tag of ``sweep.json``.
-SWEEP_SCHEMA = "gan-eval/sweep/1"
+if TYPE_CHECKING:
+    from gan_eval.sources import OpenedGenerator
+
 #: Words accepted in a ψ list for "no truncation".
 NO_TRUNCATION = ("none", "off")
 DEFAULT_METRICS = ("fid", "pr", "dc")
@@ -135,50 +135,35 @@ def _check_psis(psis: Sequence[float | None], kind: str, name: str) -> None:
                                f"truncated-normal threshold must be > 0 (use 'none' for no truncation)")
 
 
-def _open_truncatable(gen: Any, device: torch.device, trust_pickle: bool) -> tuple[Any, str]:
-    """Open ``gen`` once and return its :class:`gan_eval.generators.model.GeneratorHandle` and description.
+def _open_truncatable(gen: Any, device: torch.device, trust_pickle: bool) -> OpenedGenerator:
+    """Open ``gen`` once and return it (model, description, checkpoint file), checked for truncation.
 
-    Only generator checkpoints (and objects wrapping one) know how to truncate; any other source
-    would silently ignore ψ, so it is refused here.
+    Only generators that speak the truncation protocol (:class:`gan_eval.models.TruncatableGenerator`:
+    gan-eval checkpoints, ``builtin:NAME``, or an object of your own) know how to truncate; any other
+    source would silently ignore ψ, so it is refused here. Image-to-image models are opened without
+    their ``--source`` so that the refusal can say why.
     """
-    from gan_eval.sources import (
-        CHECKPOINT_SUFFIXES,
-        GeneratorSource,
-        SourceOptions,
-        bundled_generator_path,
-        open_source,
+    from gan_eval.models import (
+        generator_kind,
+        generator_name,
+        is_truncatable_object,
+        truncation_kind,
     )
-    from gan_eval.generators.checkpoint import load_generator
-    from gan_eval.generators.model import GeneratorHandle
+    from gan_eval.sources import SourceOptions, open_generator
 
-    path = None
-    if isinstance(gen, str) and gen.startswith("builtin:"):
-        path = bundled_generator_path(gen.split(":", 1)[1])
-    elif isinstance(gen, (str, os.PathLike)) and Path(gen).suffix.lower() in CHECKPOINT_SUFFIXES and Path(gen).is_file():
-        path = Path(gen)
-    if path is not None:  # load directly: open_source would ask image-to-image models for --source
-        model: Any = load_generator(path, device=device, trust_pickle=trust_pickle)
-        description = f"{model.spec.name} {path.name}"
-    else:
-        source = open_source(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
-        model = getattr(source, "model", None) if isinstance(source, GeneratorSource) else None
-        description = source.description
-    if not isinstance(model, GeneratorHandle):
+    opened = open_generator(gen, SourceOptions(trust_pickle=trust_pickle, device=device))
+    description = opened.description if opened is not None else str(gen)
+    if opened is None or not is_truncatable_object(opened.model):
         raise GanEvalError(f"{description} is not a generator checkpoint, so it cannot be truncated; a sweep "
                            f"needs a gan-eval checkpoint (.safetensors, builtin:NAME) of a model with truncation")
-    if model.kind == "image2image":
+    model = opened.model
+    if generator_kind(model) == "image2image":
         raise GanEvalError(f"{description} is an image-to-image model; it has no latent to truncate")
-    if model.spec.truncation is None:
-        raise GanEvalError(f"{description}: {model.spec.name} does not support truncation")
-    if model.truncation is not None or model.label is not None:
+    if truncation_kind(model) is None:
+        raise GanEvalError(f"{description}: {generator_name(model)} does not support truncation")
+    if getattr(model, "truncation", None) is not None or getattr(model, "label", None) is not None:
         raise GanEvalError(f"{description} already fixes truncation or class; pass the bare checkpoint")
-    return model, description
-
-
-def _evaluate_supports_ci() -> bool:
-    from gan_eval import api
-
-    return "ci" in inspect.signature(api.evaluate).parameters
+    return opened
 
 
 def sweep(
@@ -186,61 +171,44 @@ def sweep(
     real: Any,
     psis: str | Iterable[Any],
     metrics: Sequence[str] | str | None = None,
+    options: Options | None = None,
     *,
-    extractor: Any = None,
-    weights: str | None = None,
-    num_samples: int | None = None,
-    num_real: int | None = None,
-    batch_size: int = 64,
-    device: str | torch.device = "auto",
-    seed: int | None = None,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    trust_pickle: bool = False,
-    ci: float | None = None,
-    bootstrap: int | None = None,
-    progress: bool | None = None,
     strip: int = 8,
-    options: Any = None,
+    metric_options: Any = None,
+    **shared: Any,
 ) -> SweepResult:
     """Evaluate generator checkpoint ``gen`` against ``real`` at every truncation value in ``psis``.
 
     ``psis``: numbers and/or ``"none"``/``"off"`` (a list, or a comma-separated string). ``metrics``
     defaults to FID, precision/recall and density/coverage, plus IS when the extractor gives class
-    logits. ``ci``/``bootstrap`` ask :func:`gan_eval.evaluate` for intervals (when it supports them).
+    logits. ``options`` as for :func:`gan_eval.evaluate` (or the same names as keywords); ``options.ci``
+    adds intervals to every row.
     ``strip`` sample images per ψ are kept for the report (same seed, so the same latents). Every
     argument is checked before the reference is extracted; see the module docstring for semantics.
     """
     from gan_eval import api
+    from gan_eval.models import generator_name, truncation_kind
     from gan_eval.pipeline import resolve_device
-    from gan_eval.sources import GeneratorSource
-    from gan_eval.generators.model import GeneratorHandle
+    from gan_eval.side import Side, open_cache, open_extractor
+    from gan_eval.sources import GeneratorSource, SourceOptions
 
+    opts, rest = Options.split(options, dict(shared))
+    if rest:
+        raise TypeError(f"sweep() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
     started = time.perf_counter()
-    seed = api.DEFAULT_SEED if seed is None else int(seed)
+    ci, bootstrap = opts.ci, opts.bootstrap
     psi_list = parse_psis(psis)
     if not isinstance(strip, int) or strip < 0:
         raise GanEvalError(f"--strip must be a non-negative integer, got {strip!r}")
-    ci_kwargs: dict[str, Any] = {}
-    if ci is None and bootstrap is not None:
-        raise GanEvalError("--bootstrap needs --ci LEVEL")
-    if ci is not None:
-        if not _evaluate_supports_ci():
-            raise GanEvalError("this gan-eval cannot compute confidence intervals yet (evaluate() has no ci=)")
-        if not 0 < ci < 1:
-            raise GanEvalError(f"--ci {ci} must lie strictly between 0 and 1 (e.g. 0.95)")
-        ci_kwargs["ci"] = ci
-        if bootstrap is not None:
-            ci_kwargs["bootstrap"] = bootstrap
-    run_device = resolve_device(device)
-    handle, description = _open_truncatable(gen, run_device, trust_pickle)
-    kind = handle.spec.truncation
-    _check_psis(psi_list, kind, handle.spec.name)
-    # One handle per ψ, all sharing the loaded module; GeneratorHandle re-checks each value.
-    handles = [GeneratorHandle(handle.module, handle.spec, handle.config, handle.meta, truncation=psi)
-               for psi in psi_list]
+    run_device = resolve_device(opts.device)
+    opened = _open_truncatable(gen, run_device, opts.trust_pickle)
+    handle, description = opened.model, opened.description
+    kind = truncation_kind(handle)
+    _check_psis(psi_list, kind, generator_name(handle))
+    # One copy per ψ, all sharing the loaded weights; with_truncation re-checks each value.
+    handles = [handle.with_truncation(psi) for psi in psi_list]
 
-    fe = api._prepare(extractor or api.DEFAULT_EXTRACTOR, weights, run_device)
+    fe = open_extractor(opts.but(device=run_device))
     if metrics is None:
         metrics = [*DEFAULT_METRICS, *(["is"] if fe.has_logits else [])]
     metric_list = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
@@ -250,34 +218,30 @@ def sweep(
     if "is" in metric_list and not fe.has_logits:
         raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
 
-    reference = api.extract_reference(real, extractor=fe, num_real=num_real, batch_size=batch_size, seed=seed,
-                                      cache=cache, cache_dir=cache_dir, progress=progress)
+    real_side = Side.open(real, "real", opts.num_real, SourceOptions(skip_bad_files=opts.skip_bad_files))
+    real_side.features(fe, need_features=True, cache=open_cache(opts), options=opts)  # once, for every row
+    row_options = opts.but(extractor=fe, num_real=None)
     rows: list[SweepRow] = []
     first: Any = None
     for psi, psi_handle in zip(psi_list, handles):
         label = f"{description} (psi={format_psi(psi)})"
-        result = api.evaluate(GeneratorSource(psi_handle, label), real=reference, metrics=metric_list,
-                              extractor=fe, num_samples=num_samples, batch_size=batch_size, seed=seed,
-                              cache=cache, cache_dir=cache_dir, progress=progress, options=options, **ci_kwargs)
+        result = api.evaluate(GeneratorSource(psi_handle, label), real_side, metric_list, row_options,
+                              metric_options=metric_options)
         first = first or result
         # The strip uses the evaluation's seed: across rows it shows the same latents, truncated differently.
-        images = (api.sample_images(GeneratorSource(psi_handle, label), max(strip, 2), seed=seed,
-                                    device=run_device)[:strip] if strip else None)
+        images = (api.sample_images(GeneratorSource(psi_handle, label), max(strip, 2), row_options.but(
+            device=run_device))[:strip] if strip else None)
         rows.append(SweepRow(psi, dict(result.metrics), {k: list(v) for k, v in result.ci.items()}, images,
                              result.provenance["n_gen"], result.provenance["wall_time_s"], list(result.warnings)))
 
     p = first.provenance
-    gen_path = Path(gen) if isinstance(gen, (str, os.PathLike)) and Path(gen).is_file() else None
-    if isinstance(gen, str) and gen.startswith("builtin:"):
-        from gan_eval.sources import bundled_generator_path
-
-        gen_path = bundled_generator_path(gen.split(":", 1)[1])
+    gen_path = opened.path  # the checkpoint file (a bundled one for builtin:NAME), hashed below
     provenance = {
         "gen": str(gen) if isinstance(gen, (str, os.PathLike)) else description,
         "gen_description": description,
         "gen_sha256": sha256_file(gen_path) if gen_path is not None else None,
-        "arch": handle.spec.name,
-        "arch_version": handle.spec.version,
+        "arch": generator_name(handle),
+        "arch_version": getattr(handle, "arch_version", None),
         "truncation_kind": kind,
         "psi_meaning": PSI_MEANING[kind],
         "same_seed_per_psi": True,
@@ -285,8 +249,8 @@ def sweep(
                                  "device", "seed", "n_gen", "n_real", "real", "metric_options", "versions")},
         "metrics": metric_list,
         "strip_size": strip,
-        "ci": ({"level": ci, **({"bootstrap": bootstrap} if bootstrap is not None else {})} if ci is not None else None),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ci": {"level": ci, "bootstrap": bootstrap} if ci is not None else None,
+        "created": now(),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     return SweepResult(rows, kind, metric_list, provenance, ci)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from gan_eval.files import atomic_path
 from gan_eval.extractors.inception import build_tfi_inception
+from gan_eval.files import atomic_path
 
 
 def build_random_inception_weights(path: str | os.PathLike, seed: int = 0, calibration_images: int = 32,

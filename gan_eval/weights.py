@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from gan_eval.files import atomic_path, sha256_file
 from gan_eval.errors import GanEvalError, WeightsUnavailableError
+from gan_eval.files import atomic_path, sha256_file
 
 INCEPTION_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILENAME

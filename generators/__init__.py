@@ -1,5 +1,7 @@
-"""Reference generators (architectures, checkpoint format, training recipes).
+"""Reference generators: architectures, the checkpoint format, training recipes.
 
-Filled in by the generators issue; image sources already accept any object with
-``sample(n, generator)`` and ``output_range`` (see :class:`gan_eval.sources.SampleableGenerator`).
+Installed as ``gan_eval.generators``. The evaluation core never imports this package: checkpoints
+reach it through the source resolver that :mod:`gan_eval.generators.plugin` registers from the
+``gan_eval.generators`` entry point, and the core's workflows use any generator through the protocol in
+:mod:`gan_eval.models`, which :class:`gan_eval.generators.model.GeneratorHandle` implements.
 """

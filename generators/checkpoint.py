@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from gan_eval import __version__
-from gan_eval.files import atomic_path
-from gan_eval.errors import GanEvalError
 from gan_eval.generators.model import GeneratorHandle
 from gan_eval.generators.registry import ArchSpec, get_arch
+
+from gan_eval import __version__
+from gan_eval.errors import GanEvalError
+from gan_eval.files import atomic_path
 
 FORMAT = "gan-eval/generator"
 FORMAT_VERSION = "1"

@@ -1,9 +1,12 @@
 """A loaded generator: an architecture module plus its I/O contract, sampled reproducibly.
 
-:class:`GeneratorHandle` is what ``--gen ckpt`` turns into. It satisfies gan-eval's source protocol
-(``sample(n, generator)`` and ``output_range``) and adds truncation, class choice and, for
-image-to-image models, ``translate``. Noise and random labels are drawn on the CPU from the caller's
-``torch.Generator`` and the module runs in eval mode, so a seed gives bit-identical images on CPU.
+:class:`GeneratorHandle` is what ``--gen ckpt`` turns into. It implements every part of the core's
+generator protocol (:mod:`gan_eval.models`): sampling (``sample(n, generator)``, ``output_range``),
+class-conditional sampling (``num_classes``, ``label``, ``sample(..., labels=)``), truncation
+(``truncation_kind``, ``truncation``, ``with_truncation(psi)``) and latent access (``latents``,
+``decode``) — plus ``translate`` for image-to-image models. Noise and random labels are drawn on the
+CPU from the caller's ``torch.Generator`` and the module runs in eval mode, so a seed gives
+bit-identical images on CPU.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from gan_eval.errors import GanEvalError
 from gan_eval.generators import noise
 from gan_eval.generators.registry import ArchSpec
+
+from gan_eval.errors import GanEvalError
+from gan_eval.models import draw_labels
 
 
 class GeneratorHandle:
@@ -49,29 +53,55 @@ class GeneratorHandle:
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
 
+    @property
+    def arch(self) -> str:
+        """The architecture's registry name (``dcgan``, ``stylegan2``, …)."""
+        return self.spec.name
+
+    @property
+    def arch_version(self) -> int:
+        return self.spec.version
+
+    @property
+    def truncation_kind(self) -> str | None:
+        """``w_avg_lerp``, ``z_truncnorm`` or None (this architecture cannot truncate)."""
+        return self.spec.truncation
+
+    def with_truncation(self, psi: float | None) -> GeneratorHandle:
+        """A handle sampling at ψ that shares this one's module, metadata and class (ψ is checked)."""
+        return GeneratorHandle(self.module, self.spec, self.config, self.meta, truncation=psi, label=self.label)
+
     def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         if self.spec.truncation == "z_truncnorm" and self.truncation is not None:
             return noise.truncated_normal(n, self.z_dim, self.truncation, generator)
         return noise.normal(n, self.z_dim, generator)
 
     def labels(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        if self.label is not None:
-            return torch.full((n,), self.label, dtype=torch.long)
-        return torch.randint(0, self.num_classes, (n,), generator=generator)
+        """The classes of ``n`` samples: the fixed ``label``, or uniform draws from ``generator``."""
+        return draw_labels(self, n, generator)
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (and, for conditional models, class indices) to images in ``output_range``.
+
+        Differentiable (the audit's latent walks follow gradients through it); w-space truncation
+        applies as in :meth:`sample`.
+        """
+        kwargs: dict[str, Any] = {}
+        if self.spec.truncation == "w_avg_lerp" and self.truncation is not None:
+            kwargs["truncation"] = self.truncation
+        if labels is not None:
+            kwargs["labels"] = F.one_hot(labels.to(self.device), self.num_classes).float()
+        return self.module(z.to(self.device), **kwargs)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` images ``N×C×H×W`` in ``output_range``."""
         if self.kind == "image2image":
             raise GanEvalError(f"{self.spec.name} translates images: pass --source DIR (images to translate)")
-        z = self.latents(n, generator).to(self.device)
-        kwargs: dict[str, Any] = {}
-        if self.spec.truncation == "w_avg_lerp" and self.truncation is not None:
-            kwargs["truncation"] = self.truncation
-        if self.kind == "conditional":
-            labels = self.labels(n, generator) if labels is None else labels
-            kwargs["labels"] = F.one_hot(labels.to(self.device), self.num_classes).float()
-        return self.module(z, **kwargs)
+        z = self.latents(n, generator)
+        if self.kind == "conditional" and labels is None:
+            labels = self.labels(n, generator)
+        return self.decode(z, labels if self.kind == "conditional" else None)
 
     @torch.no_grad()
     def translate(self, images_uint8: torch.Tensor) -> torch.Tensor:

@@ -2,27 +2,30 @@
 
 An architecture is a ``torch.nn.Module`` class whose constructor takes only JSON-primitive keyword
 arguments described by a config dataclass. Registration records the arch version (bumped on any
-state-dict-key or semantics change), the I/O kind and a ``tiny`` preset for CPU tests. Third-party
-architectures register through the ``gan_eval.generators`` entry-point group: each entry point is
-a callable run (lazily, when an unknown arch is asked for) that calls :func:`register_arch`.
+state-dict-key or semantics change), the I/O kind and a ``tiny`` preset for CPU tests.
+
+:data:`ARCHITECTURES` is a :class:`gan_eval.registry.Registry` (one name rule, one unknown-name
+error, one failing-plug-in policy). Its entry-point group ``gan_eval.generators`` is the generators'
+plug-in group: each entry point names a ``register()`` function taking no arguments that registers
+architectures (:func:`register_arch`) and any other generator entries (recipes, ...). Plug-ins are
+loaded when a name that is not built in is asked for, or when the names are listed; one that fails
+to load is a warning and the built-ins keep working.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 import torch
 
 from gan_eval.errors import GanEvalError
+from gan_eval.registry import Registry, check_name
 
 KINDS = ("unconditional", "conditional", "image2image")
 TRUNCATION_KINDS = (None, "z_truncnorm", "w_avg_lerp")
 ENTRY_POINT_GROUP = "gan_eval.generators"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,21 @@ def require_positive_ints(config: Any, *names: str) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-_ARCHS: dict[str, ArchSpec] = {}
-_entry_points_loaded = False
+def _check_spec(name: str, entry: Any) -> None:
+    if not isinstance(entry, ArchSpec):
+        raise TypeError(f"{name!r} is not an architecture: a gan_eval.generators plug-in publishes a register() "
+                        f"function that calls register_arch")
+
+
+#: Every generator architecture by name (entries are :class:`ArchSpec`).
+ARCHITECTURES: Registry[ArchSpec] = Registry("generator architecture", group=ENTRY_POINT_GROUP,
+                                             builtins="gan_eval.generators.architectures", validate=_check_spec)
 
 
 def register_arch(name: str, *, version: int, config_cls: type, kind: str, truncation: str | None = None,
                   tiny: dict[str, Any] | None = None, description: str = "") -> Callable[[type], type]:
     """Class decorator registering a generator architecture under ``name``."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"invalid generator arch name {name!r}: lower_snake_case, plug-ins 'package/name'")
+    check_name("generator arch", name)
     if kind not in KINDS:
         raise ValueError(f"invalid kind {kind!r}; one of {KINDS}")
     if truncation not in TRUNCATION_KINDS:
@@ -83,47 +92,30 @@ def register_arch(name: str, *, version: int, config_cls: type, kind: str, trunc
         raise ValueError("version must be a positive integer")
 
     def decorator(module_cls: type) -> type:
-        _import_builtins()  # so a plug-in can never take a built-in's name first
-        if name in _ARCHS:
-            raise ValueError(f"generator arch {name!r} is already registered")
+        ARCHITECTURES.load_builtins()  # so a plug-in can never take a built-in's name first
         if not (isinstance(module_cls, type) and issubclass(module_cls, torch.nn.Module)):
             raise TypeError(f"{name}: an architecture must be a torch.nn.Module subclass")
         summary = description or next(iter((module_cls.__doc__ or "").strip().splitlines()), "")
-        _ARCHS[name] = ArchSpec(name, version, module_cls, config_cls, kind, truncation, dict(tiny or {}), summary)
+        ARCHITECTURES.register(name, ArchSpec(name, version, module_cls, config_cls, kind, truncation,
+                                              dict(tiny or {}), summary))
         return module_cls
 
     return decorator
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register = ep.load()
-            register()
-        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break built-ins
-            import warnings
-
-            warnings.warn(f"generator plug-in {ep.name!r} failed to load: {exc}")
+def load_plugins() -> None:
+    """Run every installed ``gan_eval.generators`` plug-in's ``register()`` once (a failure is a warning)."""
+    ARCHITECTURES.load_all()
 
 
 def get_arch(name: str) -> ArchSpec:
-    """Look up an architecture: built-ins first, then plug-ins from entry points."""
-    _import_builtins()
-    if name not in _ARCHS:
-        _load_entry_points()
-    if name not in _ARCHS:
-        raise GanEvalError(f"unknown generator architecture {name!r}; available: {', '.join(available_archs())}")
-    return _ARCHS[name]
+    """Look up an architecture: built-ins first, then plug-ins (an unknown name is a GanEvalError)."""
+    if name not in ARCHITECTURES:
+        load_plugins()  # a plug-in's register() may add any name, not only its entry point's
+    return ARCHITECTURES.get(name)
 
 
 def available_archs() -> list[str]:
-    _import_builtins()
-    return sorted(_ARCHS)
-
-
-def _import_builtins() -> None:
-    import gan_eval.generators.architectures  # noqa: F401  (registers the built-in architectures)
+    """Built-in and plug-in architecture names (loads the plug-ins: their entry points name hooks, not archs)."""
+    load_plugins()
+    return ARCHITECTURES.names()

@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from gan_eval.generators.training import train
 
 ASSETS = Path(__file__).resolve().parent / "assets"

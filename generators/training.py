@@ -5,26 +5,79 @@ generator. Hyper-parameters default to the GANs course's and are overridable; un
 error. The loop is deterministic for a seed on CPU, shows a progress bar, writes sample grids
 periodically, and can resume from a checkpoint plus its ``.train.pt`` state (tensors only, read
 with ``weights_only=True``).
+
+Every recipe, the generator recipes (:class:`Recipe` subclasses) and the attribute classifier
+(``generators/recipes/classifier.py``) alike, is registered in :data:`RECIPES` and run the same way:
+:func:`run_recipe` builds one :class:`TrainingRequest` from what the user asked for and hands it to the
+recipe's ``run`` class method, which returns a :class:`TrainingOutcome` (what was written, and the lines
+to show). ``gan-eval train`` is that one call.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Protocol
 
 import torch
+from gan_eval.generators.data import ImageData, load_images, load_pairs
+from gan_eval.generators.registry import ArchSpec, get_arch, load_plugins
 from tqdm import tqdm
 
-from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
-from gan_eval.generators.data import ImageData, load_images, load_pairs
-from gan_eval.generators.registry import ArchSpec, get_arch
+from gan_eval.files import atomic_path
+from gan_eval.registry import Registry
 
 DATA_KINDS = ("images", "labelled", "paired", "unpaired")
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What the user asked ``gan-eval train`` for: one object, so every recipe takes the same input.
+
+    ``hparams`` are the ``--set KEY=VALUE`` overrides (values already JSON-decoded where they parse);
+    each recipe checks them against its own ``defaults``. ``device`` is ``auto``, ``cpu``, ``cuda[:N]``
+    or a ``torch.device``. ``progress`` None shows progress on a terminal only. Fields a recipe has no
+    use for are ignored by it, except ``labels``, which only the classifier takes.
+    """
+
+    output: str | Path
+    data: str = "builtin:mnist-train"
+    steps: int = 1000
+    batch_size: int | None = None
+    seed: int = 0
+    device: str | torch.device = "cpu"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    gen_config: dict[str, Any] | None = None
+    task: str | None = None
+    target: str | None = None
+    resume: str | Path | None = None
+    sample_every: int = 0
+    limit: int | None = None
+    labels: str | Path | None = None
+    progress: bool | None = None
+
+
+@dataclass
+class TrainingOutcome:
+    """What a recipe wrote (``path``), the lines to show the user, and any recipe-specific ``summary``."""
+
+    path: Path
+    report: list[str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingRecipe(Protocol):
+    """What :data:`RECIPES` holds: a name, the hyper-parameters ``--set`` may change, and ``run``."""
+
+    name: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def run(cls, request: TrainingRequest) -> TrainingOutcome: ...
 
 
 class Recipe(ABC):
@@ -96,33 +149,59 @@ class Recipe(ABC):
         for key, opt in self.opts.items():
             opt.load_state_dict(state["opts"][key])
 
+    @classmethod
+    def run(cls, request: TrainingRequest) -> TrainingOutcome:
+        """Train this generator recipe as ``request`` says (see :func:`train`)."""
+        from gan_eval.pipeline import resolve_device
 
-_RECIPES: dict[str, type[Recipe]] = {}
+        if request.labels is not None:
+            raise GanEvalError("--labels is only for `gan-eval train classifier`")
+        path = train(cls.name, request.output, data=request.data, steps=request.steps, batch_size=request.batch_size,
+                     seed=request.seed, device=resolve_device(request.device), hparams=request.hparams,
+                     gen_config=request.gen_config, task=request.task, target=request.target, resume=request.resume,
+                     sample_every=request.sample_every, limit=request.limit, progress=request.progress)
+        return TrainingOutcome(path, [f"wrote {path}"])
 
 
-def register_recipe(cls: type[Recipe]) -> type[Recipe]:
-    """Class decorator adding a recipe under ``cls.name`` (lower-case, '-' allowed)."""
-    if not re.match(r"^[a-z][a-z0-9\-]*$", getattr(cls, "name", "")):
-        raise ValueError(f"invalid recipe name {getattr(cls, 'name', None)!r}")
-    if cls.name in _RECIPES:
-        raise ValueError(f"recipe {cls.name!r} is already registered")
-    if cls.data_kind not in DATA_KINDS:
-        raise ValueError(f"recipe {cls.name}: data_kind must be one of {DATA_KINDS}")
-    _RECIPES[cls.name] = cls
+def _check_recipe(name: str, cls: Any) -> None:
+    if not isinstance(cls, type) or not callable(getattr(cls, "run", None)) or not isinstance(getattr(cls, "defaults", None), dict):
+        raise TypeError(f"recipe {name!r} must be a class with a `defaults` dict and a `run(request)` class method")
+    if issubclass(cls, Recipe) and cls.data_kind not in DATA_KINDS:
+        raise ValueError(f"recipe {name}: data_kind must be one of {DATA_KINDS}")
+
+
+#: Every training recipe by name (built-ins in :mod:`gan_eval.generators.recipes`; plug-ins register
+#: theirs from their ``gan_eval.generators`` ``register()`` function).
+RECIPES: Registry[type[TrainingRecipe]] = Registry("recipe", builtins="gan_eval.generators.recipes",
+                                                   validate=_check_recipe)
+
+
+def register_recipe(cls: type[Any]) -> type[Any]:
+    """Class decorator adding a recipe under ``cls.name`` (lower-case letters, digits, '-', '_', '.')."""
+    RECIPES.load_builtins()  # so a plug-in can never take a built-in's name first
+    RECIPES.register(getattr(cls, "name", None), cls)
     return cls
 
 
 def available_recipes() -> list[str]:
-    import gan_eval.generators.recipes  # noqa: F401  (registers built-in recipes)
+    """Built-in recipes and those registered by installed generator plug-ins."""
+    load_plugins()
+    return RECIPES.names()
 
-    return sorted(_RECIPES)
+
+def get_recipe(name: str) -> type[Any]:
+    """The recipe class registered as ``name`` (an unknown name is a GanEvalError listing the known ones)."""
+    if name not in RECIPES:
+        load_plugins()  # a generator plug-in's register() may add recipes
+    return RECIPES.get(name)
 
 
-def get_recipe(name: str) -> type[Recipe]:
-    available = available_recipes()
-    if name not in _RECIPES:
-        raise GanEvalError(f"unknown recipe {name!r}; available: {', '.join(available)}")
-    return _RECIPES[name]
+def run_recipe(name: str, output: str | Path, **request: Any) -> TrainingOutcome:
+    """Train recipe ``name`` into ``output``; ``request`` holds the other :class:`TrainingRequest` fields.
+
+    The one library call behind ``gan-eval train``: the recipe checks its own settings and data.
+    """
+    return get_recipe(name).run(TrainingRequest(output=output, **request))
 
 
 def load_training_data(recipe: Recipe, data: str, task: str | None = None, target: str | None = None,
@@ -192,6 +271,9 @@ def train(
         raise GanEvalError("--steps must be at least 1")
     torch.manual_seed(seed)
     recipe_cls = get_recipe(recipe_name)
+    if not issubclass(recipe_cls, Recipe):
+        raise GanEvalError(f"recipe {recipe_name!r} does not train a generator; run it with run_recipe "
+                           f"(`gan-eval train {recipe_name}`)")
     start_step = 0
     if resume is not None:
         handle = load_generator(resume)

@@ -1,6 +1,8 @@
-"""The audit's ``report.html``: one self-contained page (inline CSS, images as data URIs, no scripts).
+"""The audit's files: ``report.html`` (one self-contained page: inline CSS, images as data URIs, no
+scripts), one CSV per table and ``summary.json`` — :func:`write_audit`.
 
-Rendering only: every number comes from the :class:`gan_eval.audit.AuditResult`. Plots are drawn with
+Rendering only: every number comes from the :class:`gan_eval.audit.AuditResult`, which the audit
+returns without writing anything (the core never imports this package). Plots are drawn with
 matplotlib's Agg backend into PNG bytes and embedded as base64 ``data:`` URIs; the Jinja2 template
 (``reports/templates/audit.html.j2``) is rendered with autoescaping on, so attribute names, file
 names and messages that come from the user cannot inject markup.
@@ -10,13 +12,21 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
+import os
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.files import write_text_atomic
+
+if TYPE_CHECKING:  # pandas and torch are only annotations here; the audit result brings them
+    import pandas as pd
+    import torch
 
 SECTIONS = ("verdict", "findings", "validity", "representation", "joint", "walks", "galleries", "method", "limitations")
 
@@ -31,9 +41,8 @@ def _png(fig: Any) -> str:
 
 
 def _grid_uri(images: torch.Tensor, nrow: int | None = None, scale: int = 2) -> str | None:
-    from PIL import Image
-
     from gan_eval.reports.images import image_grid
+    from PIL import Image
 
     if images is None or images.shape[0] == 0:
         return None
@@ -229,3 +238,23 @@ def render_audit_html(result: Any) -> str:
         "metrics": {k: _fmt(v) for k, v in s["metrics"].items()}, "sections": SECTIONS,
     }
     return template.render(**context)
+
+
+def write_audit(result: Any, directory: str | os.PathLike) -> Path:
+    """Write ``report.html``, one CSV per table and ``summary.json`` of an audit into ``directory``.
+
+    All contents are rendered in memory first; each file is then written atomically, so a failure
+    never leaves a half-written file. ``summary.json`` is the result's :meth:`~gan_eval.audit.AuditResult.to_dict`
+    (strict JSON: NaN and infinities become null). Returns the directory.
+    """
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise GanEvalError(f"output {out} exists and is not a directory")
+    html = render_audit_html(result)
+    texts = {f"{name}.csv": df.to_csv(index=False) for name, df in result.tables.items()}
+    texts["summary.json"] = json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
+    texts["report.html"] = html
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        write_text_atomic(out / name, text)
+    return out

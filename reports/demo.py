@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from gan_eval.generators.plugin import bundled_generators
+from gan_eval.reports.images import image_grid, save_png
 
 import gan_eval
 from gan_eval.files import write_text_atomic
-from gan_eval.sources import GeneratorSource, bundled_generators
-from gan_eval.reports.images import image_grid, save_png
+from gan_eval.sources import GeneratorSource
 
 METRICS = ["fid", "is", "kid", "pr", "dc"]
 COLUMNS = [("fid", "FID"), ("is_mean", "IS"), ("kid_mean", "KID"), ("precision", "Prec"), ("recall", "Rec"),

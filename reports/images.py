@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_eval.files import atomic_path
 from gan_eval.errors import GanEvalError
+from gan_eval.files import atomic_path
 
 
 def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:

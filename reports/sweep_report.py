@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from gan_eval.files import atomic_path, write_text_atomic
-from gan_eval.errors import GanEvalError
-from gan_eval.sweep import PSI_MEANING, SWEEP_SCHEMA, SweepResult, format_psi
 from gan_eval.reports.images import image_grid
 
-TABLE_LABELS = {"fid": "FID", "is_mean": "IS", "is_std": "IS std", "kid_mean": "KID", "kid_std": "KID std",
-                "precision": "Prec", "recall": "Rec", "density": "Dens", "coverage": "Cov"}
+from gan_eval.errors import GanEvalError
+from gan_eval.files import atomic_path, write_text_atomic
+from gan_eval.metrics import metric_direction, metric_label, metric_short_label
+from gan_eval.result import SWEEP_SCHEMA
+from gan_eval.sweep import PSI_MEANING, SweepResult, format_psi
+
 _STRIP_NAME = re.compile(r"^psi_.+\.png$")
 
 
@@ -93,7 +93,7 @@ def sweep_document(result: SweepResult) -> dict[str, Any]:
 def format_sweep_table(result: SweepResult) -> str:
     """The terminal table: one line per ψ, then the truncation kind and the reference."""
     keys = [k for k in result.metric_keys if k not in ("is_std", "kid_std")]
-    header = f"{'psi':>6}  " + "  ".join(f"{TABLE_LABELS.get(k, k):>9}" for k in keys) + f"  {'time s':>7}"
+    header = f"{'psi':>6}  " + "  ".join(f"{metric_short_label(k):>9}" for k in keys) + f"  {'time s':>7}"
     lines = [header, "-" * len(header)]
     for row in result.rows:
         cells = []
@@ -167,15 +167,16 @@ def render_plot(result: SweepResult) -> tuple[bytes, str]:
         ax.set(xlabel="recall (diversity)", ylabel="precision (fidelity)", title="precision vs recall",
                xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
         ax.grid(alpha=0.3)
-    names = {"fid": "FID (lower is better)", "is_mean": "Inception Score", "kid_mean": "KID (lower is better)"}
     for key in curves:
+        name = metric_label(key).split(" (")[0]  # "Inception Score (mean)" -> "Inception Score"
+        better = " (lower is better)" if metric_direction(key) == -1 else ""
         ax = axes[panel]
         panel += 1
         ax.errorbar([xs[i] for i in order], [result.rows[i].metrics[key] for i in order],
                     yerr=_errors(result, key, order), marker="o", color="tab:red" if key == "fid" else "tab:green",
                     capsize=3, linewidth=1)
         ax.set_xticks([xs[i] for i in order], [labels[i] for i in order])
-        ax.set(xlabel=f"ψ ({result.truncation_kind})", ylabel=names[key], title=f"{names[key].split(' (')[0]} vs ψ")
+        ax.set(xlabel=f"ψ ({result.truncation_kind})", ylabel=name + better, title=f"{name} vs ψ")
         ax.grid(alpha=0.3)
     fig.suptitle(f"Truncation sweep: {result.provenance.get('arch', '')}, {result.provenance.get('extractor', '')} "
                  f"features, N={result.provenance.get('n_gen')}", fontsize=10)
@@ -259,7 +260,7 @@ def render_html(result: SweepResult, plot_png: bytes, strip_pngs: dict[str, byte
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     keys = result.metric_keys
-    header = ["ψ", *[TABLE_LABELS.get(k, k) for k in keys], "time (s)"]
+    header = ["ψ", *[metric_short_label(k) for k in keys], "time (s)"]
     table = []
     for row in result.rows:
         cells = [row.label]

@@ -1,36 +1,21 @@
-"""A plain-text table of an evaluation result, for the terminal."""
+"""Plain-text tables for the terminal: an evaluation result and a paired comparison.
+
+Labels come from the metric records (:func:`gan_eval.metrics.metric_label`), so a new metric, a
+plug-in's included, is labelled where it is defined.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-LABELS = {
-    "fid": "FID",
-    "is_mean": "Inception Score (mean)",
-    "is_std": "Inception Score (std over splits)",
-    "kid_mean": "KID (mean)",
-    "kid_std": "KID (std over subsets)",
-    "precision": "Precision",
-    "recall": "Recall",
-    "density": "Density",
-    "coverage": "Coverage",
-    "l1": "L1 to paired target ([0,1] scale)",
-    "psnr": "PSNR to paired target (dB)",
-    "ssim": "SSIM to paired target",
-    "fid_inf": "FID∞ (extrapolated to infinite N)",
-    "is_inf": "IS∞ (extrapolated to infinite N)",
-}
+from gan_eval.metrics import metric_label
+
+if TYPE_CHECKING:
+    from gan_eval.compare import ComparisonResult
 
 
-def _label(key: str) -> str:
-    for prefix, text in (("fid_class_mean", "intra-class FID (mean over classes)"), ("fid_class_", "FID of class "),
-                         ("class_accuracy_", "conditioning accuracy, class "), ("class_share_", "share read as class ")):
-        if key.startswith(prefix):
-            return text + key[len(prefix):]
-    return LABELS.get(key, {"class_balance_tv": "class balance: TV distance from uniform"}.get(key, key))
-
-
-def _format_value(value: float) -> str:
+def format_value(value: float) -> str:
+    """A metric value for a table: 6 decimals, scientific below 1e-3, 6 significant digits from 1000."""
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.4e}"
     return f"{value:.6g}" if abs(value) >= 1000 else f"{value:.6f}"
@@ -41,18 +26,18 @@ def format_result_table(result: Any) -> str:
     metrics: dict[str, float] = result.metrics
     p: dict[str, Any] = result.provenance
     intervals: dict[str, list[float]] = getattr(result, "ci", None) or {}
-    width = max(len(_label(k)) for k in metrics) if metrics else 10
+    width = max(len(metric_label(k)) for k in metrics) if metrics else 10
     if intervals:
         level = (getattr(result, "ci_info", None) or {}).get("level", 0.95)
         head = f"{'metric':<{width}}  {'value':<12}  {level:.0%} interval"
         lines = [head, f"{'-' * width}  {'-' * 12}  {'-' * 26}"]
         for k, v in metrics.items():
             lo_hi = intervals.get(k)
-            span = f"[{_format_value(lo_hi[0])}, {_format_value(lo_hi[1])}]" if lo_hi else ""
-            lines.append(f"{_label(k):<{width}}  {_format_value(v):<12}  {span}".rstrip())
+            span = f"[{format_value(lo_hi[0])}, {format_value(lo_hi[1])}]" if lo_hi else ""
+            lines.append(f"{metric_label(k):<{width}}  {format_value(v):<12}  {span}".rstrip())
     else:
         lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
-        lines += [f"{_label(k):<{width}}  {_format_value(v)}" for k, v in metrics.items()]
+        lines += [f"{metric_label(k):<{width}}  {format_value(v)}" for k, v in metrics.items()]
     real = p.get("real") or {}
     gen = p.get("gen") or {}
     lines.append("")
@@ -81,4 +66,19 @@ def format_result_table(result: Any) -> str:
                      f"(seed {info.get('seed')}); see `ci_info` in --json")
     if "fid_inf" in metrics or "is_inf" in metrics:
         lines.append("FID∞/IS∞: linear fit against 1/N over random subsets (Chong & Forsyth 2020); interval from the fit")
+    return "\n".join(lines)
+
+
+def format_comparison(result: ComparisonResult) -> str:
+    """Terminal table of a paired comparison: A, B, B − A with its interval, and the verdict for B."""
+    width = max([len(metric_label(k)) for k in result.differences] + [6])
+    head = f"{'metric':<{width}}  {'A':>12}  {'B':>12}  {'B - A':>12}  {result.level:.0%} interval of B - A      verdict for B"
+    lines = [f"A: {result.names[0]}", f"B: {result.names[1]}", "", head, "-" * len(head)]
+    for key, d in result.differences.items():
+        span = f"[{format_value(d.interval[0])}, {format_value(d.interval[1])}]"
+        lines.append(f"{metric_label(key):<{width}}  {format_value(d.a):>12}  {format_value(d.b):>12}  "
+                     f"{format_value(d.value):>12}  {span:<27}  {d.verdict}")
+    p = result.provenance
+    lines += ["", f"reference: {p['real'].get('source')} (N={p['n_real']}), shared by both; generated N={p['n_gen']}",
+              f"extractor: {p.get('extractor')}; {p['bootstrap']} paired bootstrap resamples (seed {p['seed']})"]
     return "\n".join(lines)

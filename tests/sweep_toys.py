@@ -28,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from gan_eval.generators.model import GeneratorHandle
+from gan_eval.generators.registry import get_arch, register_arch
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from gan_eval.generators.model import GeneratorHandle
-from gan_eval.generators.registry import get_arch, register_arch
 
 SIZE = 28
 

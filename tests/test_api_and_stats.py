@@ -16,7 +16,7 @@ OPTIONS = dict(extractor="digits", num_samples=400, num_real=400, cache=False)
 
 def _all(**kw):
     return gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", "fid,is,kid,pr,dc",
-                             options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **{**OPTIONS, **kw})
+                             metric_options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **{**OPTIONS, **kw})
 
 
 def test_results_do_not_depend_on_batch_size():
@@ -55,9 +55,9 @@ def test_stats_file_reused_as_real(tmp_path):
     meta = gan_eval.compute_statistics("builtin:mnist-heldout", path, extractor="digits", num_samples=400, cache=False)
     assert meta["n"] == 400
     direct = gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", ["fid", "kid", "pr"],
-                               options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **OPTIONS)
+                               metric_options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **OPTIONS)
     via_file = gan_eval.evaluate("builtin:mnist-train", str(path), ["fid", "kid", "pr"],
-                                 options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **OPTIONS)
+                                 metric_options=gan_eval.metrics.MetricOptions(kid_subset_size=200), **OPTIONS)
     for key in direct.metrics:
         assert via_file[key] == pytest.approx(direct[key], rel=1e-9), key
     with np.load(path) as data:  # pytorch-fid/TTUR readers find their keys

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 from audit_toys import BlockAttributes, BlockToy
+from gan_eval.reports.audit_html import SECTIONS, render_audit_html, write_audit
 from test_cli import run
 
 import gan_eval
@@ -21,7 +22,6 @@ from gan_eval.attributes import (
     register_attribute_extractor,
     unregister_attribute_extractor,
 )
-from gan_eval.reports.audit_html import SECTIONS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -100,8 +100,8 @@ def test_user_text_is_escaped(tmp_path):
                                 walk_steps=2)
     finally:
         unregister_attribute_extractor("evil-test")
-    html = result.to_html()
+    html = render_audit_html(result)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>u</b>" not in html
-    out = result.write(tmp_path / "evil")
+    out = write_audit(result, tmp_path / "evil")
     assert (out / "report.html").read_text() == html

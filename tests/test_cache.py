@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import write_digits
 from PIL import Image
 
 import gan_eval
 
-from conftest import write_digits
-
 
 def _run(gen, real, cache_dir, **kw):
     return gan_eval.evaluate(str(gen), str(real), ["fid", "kid", "pr"], extractor="digits", cache_dir=cache_dir,
-                             options=gan_eval.metrics.MetricOptions(kid_subset_size=50), **kw)
+                             metric_options=gan_eval.metrics.MetricOptions(kid_subset_size=50), **kw)
 
 
 def test_hit_then_invalidation_on_changed_file(tmp_path):

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 
-
 from conftest import cli_env, write_digits
 
 GAN_EVAL = shutil.which("gan-eval")

@@ -11,7 +11,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from gan_eval.extractors.digits_net import FEATURE_DIM, NUM_CLASSES, DigitNet
-from gan_eval.extractors.train_digits import build_metadata, evaluate, save_weights, to_tensor, train
+from gan_eval.extractors.train_digits import (
+    build_metadata,
+    evaluate,
+    save_weights,
+    to_tensor,
+    train,
+)
 from gan_eval.mnist import load_mnist
 
 METADATA_KEYS = {

@@ -7,7 +7,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from gan_eval.metrics.fid import frechet_distance, trace_sqrt_product, trace_sqrt_product_from_features
+from gan_eval.metrics.fid import (
+    frechet_distance,
+    trace_sqrt_product,
+    trace_sqrt_product_from_features,
+)
 from gan_eval.statistics import FeatureStats
 
 

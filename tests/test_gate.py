@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from conftest import cli_env
 
 from gan_eval import gate
+from gan_eval.reports import gate_report
 from gan_eval.files import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -322,7 +323,7 @@ def _mixed_report() -> gate.GateReport:
 
 def test_junit_xml_one_testcase_per_rule() -> None:
     report = _mixed_report()
-    root = ET.fromstring(gate.to_junit_xml(report))
+    root = ET.fromstring(gate_report.to_junit_xml(report))
     suites = root.findall("testsuite")
     assert len(suites) == 1 and suites[0].get("name") == "gan-eval gate"
     cases = suites[0].findall("testcase")
@@ -336,7 +337,7 @@ def test_junit_xml_one_testcase_per_rule() -> None:
 
 
 def test_markdown_lists_every_rule() -> None:
-    text = gate.to_markdown(_mixed_report())
+    text = gate_report.to_markdown(_mixed_report())
     assert text.startswith("### gan-eval gate: ❌ FAIL")
     assert "2 passed" not in text and "1 passed, 1 warned, 2 failed" in text
     for title in ("fid <= 25", "precision >= 0.6", "recall vs main", "precision regression <= 5%"):

@@ -7,10 +7,11 @@ import json
 
 import pytest
 import torch
-
-from gan_eval.errors import GanEvalError
+from fake_plugins import fake_plugin  # noqa: F401  (fixture)
 from gan_eval.generators import registry
 from gan_eval.generators.checkpoint import load_generator, read_metadata, save_generator
+
+from gan_eval.errors import GanEvalError
 
 
 @dataclasses.dataclass
@@ -50,17 +51,32 @@ def test_unknown_config_keys_are_an_error():
         registry.get_arch("dcgan").make_config({"hiden_dim": 3})
 
 
-def test_entry_point_plugin_is_discovered_and_round_trips(monkeypatch, tmp_path):
-    class EntryPoint:
-        name = "myplugin"
+def test_entry_point_plugin_is_discovered_and_round_trips(fake_plugin, tmp_path):
+    fake_plugin("myplugin", {"gan_eval.generators": {"myplugin": "myplugin_arch:register"}}, {"myplugin_arch": """
+        import dataclasses
+        import torch
+        from gan_eval.generators.registry import register_arch
 
-        def load(self):
-            return lambda: registry.register_arch("myplugin/tiny", version=1, config_cls=_Cfg,
-                                                  kind="unconditional")(_Plugin)
+        @dataclasses.dataclass
+        class Cfg:
+            z_dim: int = 4
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [EntryPoint()] if group == registry.ENTRY_POINT_GROUP else [])
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))
+        class Plugin(torch.nn.Module):
+            num_classes = 0
+            out_shape = (1, 2, 2)
+            output_range = (0.0, 1.0)
+
+            def __init__(self, z_dim=4):
+                super().__init__()
+                self.z_dim = z_dim
+                self.linear = torch.nn.Linear(z_dim, 4)
+
+            def forward(self, z):
+                return torch.sigmoid(self.linear(z)).view(-1, 1, 2, 2)
+
+        def register():
+            register_arch("myplugin/tiny", version=1, config_cls=Cfg, kind="unconditional")(Plugin)
+    """}, [registry.ARCHITECTURES])
     spec = registry.get_arch("myplugin/tiny")
     module = spec.build({"z_dim": 4})
     path = save_generator(tmp_path / "plugin.safetensors", "myplugin/tiny", module, {"z_dim": 4})

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from test_cli import run
 
 TINY = json.dumps({"hidden_dim": 4, "z_dim": 8})
@@ -108,8 +107,9 @@ def test_bare_state_dict_points_to_import(tmp_path, tiny_dcgan):
 
 
 def test_image_to_image_fid_with_paired_metrics(tmp_path):
-    from gan_eval.mnist import load_mnist
     from gan_eval.generators.data import derive_pair
+
+    from gan_eval.mnist import load_mnist
 
     ckpt = tmp_path / "p2p.safetensors"
     tiny = json.dumps({"hidden_channels": 2, "depth": 2})
@@ -132,7 +132,7 @@ def test_image_to_image_fid_with_paired_metrics(tmp_path):
 
 @pytest.mark.slow
 def test_demo_evaluates_bundled_generators_offline(tmp_path):
-    from gan_eval.sources import bundled_generators
+    from gan_eval.generators.plugin import bundled_generators
 
     names = bundled_generators()
     assert {"gan", "dcgan", "wgan-gp", "cgan"} <= set(names)

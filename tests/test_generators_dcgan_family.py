@@ -8,14 +8,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
-from torch import nn
-
-from gan_eval.errors import GanEvalError
 from gan_eval.generators.checkpoint import import_state_dict, load_generator
 from gan_eval.generators.model import GeneratorHandle
 from gan_eval.generators.registry import get_arch
 from gan_eval.generators.training import train
+from safetensors.torch import load_file
+from torch import nn
+
+from gan_eval.errors import GanEvalError
 
 TINY_D = {"gan": 4, "dcgan": 4, "wgan-gp": 4, "sngan": 4, "cgan": 4}
 RECIPE_ARCH = {"gan": "mlp_gan", "dcgan": "dcgan", "wgan-gp": "dcgan", "sngan": "dcgan", "cgan": "cond_dcgan"}
@@ -236,3 +236,48 @@ def test_training_is_deterministic_for_a_seed(tmp_path, recipe):
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_handle_implements_the_core_generator_protocol():
+    from gan_eval import models
+    from gan_eval.audit.walks import latent_model
+
+    spec, config, module = _tiny("cond_dcgan")
+    handle = GeneratorHandle(module, spec, config)
+    for protocol in (models.Generator, models.ConditionalGenerator, models.TruncatableGenerator, models.LatentGenerator):
+        assert isinstance(handle, protocol), protocol
+    assert (models.generator_kind(handle), models.num_classes(handle), models.truncation_kind(handle)) == \
+        ("conditional", 10, "z_truncnorm")
+    assert models.generator_name(handle) == "cond_dcgan" and models.has_latents(handle)
+    # sample = decode(latents, labels) drawn in that order from one generator: the one sampling path
+    rng = torch.Generator().manual_seed(4)
+    z, labels = handle.latents(6, rng), handle.labels(6, rng)
+    with torch.no_grad():
+        assert torch.equal(handle.decode(z, labels), handle.sample(6, torch.Generator().manual_seed(4)))
+    # with_truncation: a copy at psi sharing the weights; psi is checked
+    truncated = handle.with_truncation(0.5)
+    assert truncated.module is module and truncated.truncation == 0.5 and handle.truncation is None
+    assert truncated.latents(100, torch.Generator().manual_seed(0)).abs().max() <= 0.5
+    with pytest.raises(GanEvalError, match="threshold must be > 0"):
+        handle.with_truncation(0.0)
+    # walks hold each image's class fixed and follow gradients through decode
+    walk_model = latent_model(handle.with_truncation(None))
+    z, cond = walk_model.draw(3, torch.Generator().manual_seed(1))
+    assert cond.shape == (3,) and cond.dtype == torch.long
+    z.requires_grad_(True)
+    walk_model.decode(z, cond).sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def test_models_without_latents_or_truncation_say_so():
+    from gan_eval import models
+    from gan_eval.audit.walks import latent_model
+
+    spec = get_arch("pix2pix_unet")
+    pix2pix = GeneratorHandle(spec.build(spec.tiny), spec, spec.tiny)
+    assert models.generator_kind(pix2pix) == "image2image" and not models.has_latents(pix2pix)
+    assert models.truncation_kind(pix2pix) is None and latent_model(pix2pix) is None
+    spec, config, module = _tiny("mlp_gan")
+    plain = GeneratorHandle(module, spec, config)
+    assert models.draw_labels(plain, 4, torch.Generator()) is None  # unconditional: no draw at all
+    assert models.generator_kind(object()) == "unconditional" and models.truncation_kind(object()) is None

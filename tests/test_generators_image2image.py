@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from gan_eval.errors import GanEvalError
-from gan_eval.metrics.paired import PSNR_CAP_DB, PairedImageMetrics, paired_metrics
 from gan_eval.generators.checkpoint import load_generator, save_generator
 from gan_eval.generators.model import GeneratorHandle
 from gan_eval.generators.registry import get_arch
 from gan_eval.generators.training import get_recipe, train
+
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.paired import PSNR_CAP_DB, PairedImageMetrics, paired_metrics
 
 ONE_CHANNEL = {"in_channels": 1, "out_channels": 1}
 TINY_D = {"pix2pix": {"disc_hidden": 2}, "cyclegan": {"disc_hidden": 4}}

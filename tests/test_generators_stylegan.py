@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 import torch
-
-from gan_eval.errors import GanEvalError
 from gan_eval.generators.architectures.stylegan2 import modulated_conv2d
 from gan_eval.generators.checkpoint import load_generator, read_metadata, save_generator
 from gan_eval.generators.registry import get_arch
 from gan_eval.generators.training import get_recipe, train
+
+from gan_eval.errors import GanEvalError
 
 ARCHS = ("stylegan", "stylegan2")
 

@@ -15,14 +15,12 @@ import gan_eval
 from gan_eval.intervals import (
     Replicates,
     basic_interval,
-    fid_replicates,
-    kid_replicates,
     make_resample,
     metric_replicates,
 )
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
-from gan_eval.metrics.fid import frechet_distance
-from gan_eval.metrics.kid import mmd2_unbiased
+from gan_eval.metrics.fid import fid_replicates, frechet_distance
+from gan_eval.metrics.kid import kid_replicates, mmd2_unbiased
 from gan_eval.statistics import FeatureSet, FeatureStats
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch_fidelity
+from conftest import write_digits
 
 import gan_eval
 from gan_eval.metrics import MetricOptions
-
-from conftest import write_digits
 
 N = 40
 KID_SUBSET = 20
@@ -38,7 +37,7 @@ def test_fid_is_kid_match_torch_fidelity(parity_dirs, inception_weights):
         save_cpu_ram=True,
     )
     ours = gan_eval.evaluate(str(gen), str(real), ["fid", "is", "kid"], weights=inception_weights, device="cpu",
-                             options=MetricOptions(kid_subset_size=KID_SUBSET), cache=False, batch_size=16)
+                             metric_options=MetricOptions(kid_subset_size=KID_SUBSET), cache=False, batch_size=16)
     assert ours["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-4)
     assert ours["is_mean"] == pytest.approx(theirs["inception_score_mean"], rel=1e-3)
     assert ours["is_std"] == pytest.approx(theirs["inception_score_std"], rel=1e-3)
@@ -51,10 +50,10 @@ def test_fid_is_kid_match_torch_fidelity(parity_dirs, inception_weights):
 
 @pytest.mark.slow
 def test_frechet_from_full_rank_statistics_matches_torch_fidelity():
+    import torch
     from torch_fidelity.metric_fid import fid_statistics_to_metric
 
     from gan_eval.metrics.fid import frechet_distance
-    import torch
 
     rng = np.random.default_rng(0)
     d = 256

@@ -11,23 +11,29 @@ Each extractor declares ``differentiable``: when true, :meth:`AttributeExtractor
 torch function of the pixels whose gradient reaches the generator's latent codes (gradient-mode
 walks); otherwise the audit uses boundary mode (a linear SVM in latent space).
 
-Plug-ins register a factory with :func:`register_attribute_extractor`, or ship it in a package under
-the ``gan_eval.attributes`` entry-point group (the entry point is loaded lazily when an unknown name
-is asked for and must call :func:`register_attribute_extractor`).
+The registry is a :class:`gan_eval.registry.Registry` (kind ``attribute extractor``, entry-point
+group ``gan_eval.attributes``). Plug-ins register a factory with :func:`register_attribute_extractor`,
+or ship it in a package under that group: the entry point names either the factory itself or a
+``register()`` function taking no arguments; it is listed by name without being imported, loaded
+when its name is asked for, and a plug-in that fails to load is a warning. The built-ins are
+registered as ``"module:function"`` strings, so listing the names imports no torch (this module
+imports torch only inside the functions that run it).
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from gan_eval.errors import GanEvalError
+from gan_eval.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 KINDS = ("categorical", "binary", "continuous")
 ENTRY_POINT_GROUP = "gan_eval.attributes"
@@ -121,6 +127,8 @@ class AttributeExtractor(ABC):
 
     def measure(self, images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
         """Scores (float64 ``N×D``) of ``uint8`` ``N×3×H×W`` images, without gradients."""
+        import torch
+
         out = []
         with torch.no_grad():
             for start in range(0, images.shape[0], batch_size):
@@ -135,8 +143,19 @@ class AttributeExtractor(ABC):
 
 
 AttributeFactory = Callable[..., AttributeExtractor]
-_REGISTRY: dict[str, AttributeFactory] = {}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9\-_.]*$")
+
+
+def _check_factory(name: str, factory: Any) -> None:
+    if not callable(factory):
+        raise TypeError(f"attribute extractor factory for {name!r} is not callable")
+
+
+#: Every attribute extractor by name: ``factory(arg: str | None, device: torch.device) -> AttributeExtractor``.
+ATTRIBUTES: Registry[AttributeFactory] = Registry("attribute extractor", group=ENTRY_POINT_GROUP,
+                                                  validate=_check_factory)
+ATTRIBUTES.register("classifier", "gan_eval.attributes.classifier:create")
+ATTRIBUTES.register("digits", "gan_eval.attributes.digits:create")
+ATTRIBUTES.register("morphometry", "gan_eval.attributes.morphometry:create")
 
 
 def register_attribute_extractor(name: str) -> Callable[[AttributeFactory], AttributeFactory]:
@@ -144,49 +163,26 @@ def register_attribute_extractor(name: str) -> Callable[[AttributeFactory], Attr
 
     ``arg`` is the text after ``name:`` in a spec (``classifier:attrs.safetensors``), else ``None``.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"invalid attribute extractor name {name!r}: use lower-case letters, digits, '-', '_', '.'")
-
-    def decorator(factory: AttributeFactory) -> AttributeFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"attribute extractor {name!r} is already registered")
-        if not callable(factory):
-            raise TypeError(f"attribute extractor factory for {name!r} is not callable")
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorator
+    return ATTRIBUTES.register(name)
 
 
 def unregister_attribute_extractor(name: str) -> None:
     """Remove a registration (tests and interactive use)."""
-    _REGISTRY.pop(name, None)
-
-
-def _load_entry_point(name: str) -> None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            try:
-                ep.load()()
-            except Exception as exc:  # noqa: BLE001 - a broken plug-in is the user's error, reported in one line
-                raise GanEvalError(f"attribute plug-in {name!r} ({ep.value}) failed to load: {exc}") from None
+    ATTRIBUTES.unregister(name)
 
 
 def available_attribute_extractors() -> list[str]:
-    """Registered names plus installed entry points."""
-    return sorted(set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    """Registered names plus installed plug-ins (imports none of them)."""
+    return ATTRIBUTES.names()
 
 
 def create_attribute_extractor(spec: str, device: torch.device | str = "cpu") -> AttributeExtractor:
     """Build one extractor from ``NAME`` or ``NAME:ARG`` (e.g. ``classifier:attrs.safetensors``)."""
+    import torch
+
     name, _, arg = spec.partition(":")
     name = name.strip()
-    if name not in _REGISTRY:
-        _load_entry_point(name)
-    if name not in _REGISTRY:
-        raise GanEvalError(f"unknown attribute extractor {name!r}; available: "
-                           f"{', '.join(available_attribute_extractors())}")
-    extractor = _REGISTRY[name](arg or None, torch.device(device))
+    extractor = ATTRIBUTES.get(name)(arg or None, torch.device(device))
     if not isinstance(extractor, AttributeExtractor):
         raise GanEvalError(f"attribute extractor {name!r} did not return an AttributeExtractor")
     _validate(extractor)

@@ -29,13 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_eval import __version__
-from gan_eval.files import atomic_path, sha256_file
 from gan_eval.attributes.base import (
     AttributeExtractor,
     AttributeSpec,
-    register_attribute_extractor,
 )
 from gan_eval.errors import GanEvalError
+from gan_eval.files import atomic_path, sha256_file
 
 CPU = torch.device("cpu")
 
@@ -149,8 +148,8 @@ class ClassifierAttributes(AttributeExtractor):
         return {**super().describe(), "path": self.path, "mode": self.mode}
 
 
-@register_attribute_extractor("classifier")
-def _make(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+def create(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+    """The registry's factory for ``classifier`` (registered by name in :mod:`gan_eval.attributes.base`)."""
     if not arg:
         raise GanEvalError("the classifier attribute extractor needs a checkpoint: classifier:PATH.safetensors "
                            "(or --classifier PATH)")

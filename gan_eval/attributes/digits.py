@@ -16,7 +16,6 @@ from gan_eval.attributes.base import (
     AttributeExtractor,
     AttributeSpec,
     ValidationSet,
-    register_attribute_extractor,
 )
 from gan_eval.extractors.digits import DigitsExtractor
 
@@ -72,6 +71,6 @@ class DigitAttributes(AttributeExtractor):
                              f"bundled MNIST held-out half ({n} labelled digits, not used in training)")
 
 
-@register_attribute_extractor("digits")
-def _make(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+def create(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+    """The registry's factory for ``digits`` (registered by name in :mod:`gan_eval.attributes.base`)."""
     return DigitAttributes(arg, device)

@@ -27,7 +27,6 @@ from scipy import ndimage
 from gan_eval.attributes.base import (
     AttributeExtractor,
     AttributeSpec,
-    register_attribute_extractor,
 )
 
 CPU = torch.device("cpu")
@@ -92,6 +91,6 @@ class Morphometry(AttributeExtractor):
         return torch.tensor(np.array([measure_digit(g) for g in grey]), dtype=torch.float64).reshape(-1, len(NAMES))
 
 
-@register_attribute_extractor("morphometry")
-def _make(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+def create(arg: str | None = None, device: torch.device = CPU) -> AttributeExtractor:
+    """The registry's factory for ``morphometry`` (registered by name in :mod:`gan_eval.attributes.base`)."""
     return Morphometry()

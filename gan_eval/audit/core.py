@@ -2,8 +2,9 @@
 
 Flow (one direction): generated and real images → attribute scores (every extractor, once per
 image) → representation, joint structure and latent walks → findings and a verdict → an
-:class:`AuditResult` that writes ``report.html``, CSV tables and ``summary.json`` with ``.write(dir)``.
-Everything is validated and computed before the first file is written.
+:class:`AuditResult`, data only. Rendering lives in the reports package:
+``write_audit(result, dir)`` in the reports package's ``audit_html`` writes ``report.html``, the CSV tables and
+``summary.json``. Everything is validated and computed before the first file is written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import numpy as np
 import torch
 
 from gan_eval import __version__
-from gan_eval.files import write_text_atomic
 from gan_eval.attributes.base import AttributeSet, create_attribute_set
 from gan_eval.audit import joint as joint_mod
 from gan_eval.audit import representation as rep_mod
@@ -37,19 +37,25 @@ from gan_eval.audit.verdict import (
 )
 from gan_eval.audit.walks import Walk, latent_model, run_walk
 from gan_eval.errors import GanEvalError
+from gan_eval.options import Options
+from gan_eval.result import AUDIT_SCHEMA, RESULT_SCHEMA
 from gan_eval.sources import GeneratorSource, SourceOptions, open_source
 
 if TYPE_CHECKING:
     import pandas as pd
 
-AUDIT_SCHEMA = "gan-eval/audit/1"
-RESULT_SCHEMA = "gan-eval/result/1"  # summary.json is also a result document, so `gan-eval gate` rules apply
+# summary.json is also a result document (RESULT_SCHEMA), so `gan-eval gate` rules apply to it.
+#: Generated images an audit draws when ``num_samples`` is not given.
+DEFAULT_AUDIT_SAMPLES = 2000
 TABLES = ("marginals", "distances", "continuous", "validity", "correlations", "bias_amplification", "walks", "findings")
 
 
 @dataclass
 class AuditResult:
-    """Everything an audit found. ``summary`` is what ``summary.json`` holds; ``tables`` the CSVs."""
+    """Everything an audit found. ``summary`` is what ``summary.json`` holds; ``tables`` the CSVs.
+
+    Data only: the reports package's ``audit_html`` renders it (``render_audit_html``, ``write_audit``).
+    """
 
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
@@ -70,29 +76,9 @@ class AuditResult:
     def findings(self) -> list[dict[str, Any]]:
         return self.summary["findings"]
 
-    def to_html(self) -> str:
-        """The self-contained report page (inline CSS, images as data URIs, no scripts)."""
-        from gan_eval.reports.audit_html import render_audit_html
-
-        return render_audit_html(self)
-
-    def write(self, directory: str | os.PathLike) -> Path:
-        """Write ``report.html``, one CSV per table and ``summary.json`` into ``directory``.
-
-        All contents are rendered in memory first; each file is then written atomically, so a
-        failure never leaves a half-written file.
-        """
-        out = Path(directory)
-        if out.exists() and not out.is_dir():
-            raise GanEvalError(f"output {out} exists and is not a directory")
-        html = self.to_html()
-        texts = {f"{name}.csv": df.to_csv(index=False) for name, df in self.tables.items()}
-        texts["summary.json"] = json.dumps(_jsonable(self.summary), indent=2, allow_nan=False) + "\n"
-        texts["report.html"] = html
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in texts.items():
-            write_text_atomic(out / name, text)
-        return out
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` document as plain JSON (numpy scalars to Python, NaN/inf to null)."""
+        return _jsonable(self.summary)
 
 
 def _jsonable(x: Any) -> Any:
@@ -145,15 +131,14 @@ def _collect(source: Any, n: int, batch_size: int, seed: int) -> torch.Tensor:
     return torch.cat(batches)[:n] if batches else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
 
 
-def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morphometry", *,
-          classifier: str | None = None, reference: Any = "real", num_samples: int | None = 2000,
-          num_real: int | None = None, seed: int = 0, batch_size: int = 256, bootstrap: int = 200,
-          level: float = 0.95, walk_targets: list[str] | str | None = None, walks: bool = True,
-          walk_images: int = 64, walk_steps: int = 8, walk_step_size: float = 0.25, walk_mode: str = "auto",
-          thresholds: Mapping[str, Any] | Thresholds | None = None, rules: str | os.PathLike | None = None,
-          device: str = "cpu", truncation: float | None = None, label: int | None = None,
-          trust_pickle: bool = False, validation: tuple[str | os.PathLike, str | os.PathLike] | None = None,
-          log: Callable[[str], None] | None = None) -> AuditResult:
+def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morphometry",
+          options: Options | None = None, *,
+          classifier: str | None = None, reference: Any = "real", walk_targets: list[str] | str | None = None,
+          walks: bool = True, walk_images: int = 64, walk_steps: int = 8, walk_step_size: float = 0.25,
+          walk_mode: str = "auto", thresholds: Mapping[str, Any] | Thresholds | None = None,
+          rules: str | os.PathLike | None = None, truncation: float | None = None, label: int | None = None,
+          validation: tuple[str | os.PathLike, str | os.PathLike] | None = None,
+          log: Callable[[str], None] | None = None, **shared: Any) -> AuditResult:
     """Audit generator ``gen`` for representation bias and attribute entanglement.
 
     ``gen``/``real`` take the same specs as :func:`gan_eval.evaluate` (checkpoints, ``builtin:NAME``,
@@ -167,15 +152,22 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
     ``validation`` is ``(image_dir, labels_csv)`` of labelled real images: their confusion matrices
     replace the extractors' own for the attributes the CSV names (needed to correct proportions of a
     classifier that carries no held-out counts, such as the course's imported one).
+
+    ``options`` (or the same names as keywords) as for :func:`gan_eval.evaluate`: ``num_samples``
+    (default :data:`DEFAULT_AUDIT_SAMPLES`), ``num_real``, ``seed``, ``batch_size``, ``bootstrap``,
+    ``device``, ``trust_pickle``; ``ci`` is the interval level (default 0.95: an audit always has intervals).
     """
+    opts, rest = Options.split(options, dict(shared))
+    if rest:
+        raise TypeError(f"audit() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
+    num_samples = opts.num_samples if opts.num_samples is not None else DEFAULT_AUDIT_SAMPLES
+    num_real, seed, batch_size, bootstrap = opts.num_real, opts.seed, opts.batch_size, opts.bootstrap
+    level = opts.ci if opts.ci is not None else 0.95
+    device, trust_pickle = opts.device, opts.trust_pickle
     started = time.time()
     say = log or (lambda _msg: None)
     # --- validate everything before any heavy work or any file --------------------------------------
     thr = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_overrides(dict(thresholds or {}))
-    if not 0.5 <= level < 1:
-        raise GanEvalError("level must be in [0.5, 1)")
-    if bootstrap < 20:
-        raise GanEvalError("bootstrap must be at least 20 resamples")
     if walk_mode not in ("auto", "gradient", "boundary"):
         raise GanEvalError("walk mode must be auto, gradient or boundary")
     if walk_steps < 1 or walk_images < 4 or not walk_step_size > 0:

@@ -36,6 +36,7 @@ from gan_eval.audit.stats import (
     normal_p_value,
 )
 from gan_eval.errors import GanEvalError
+from gan_eval.models import draw_labels, generator_name, has_latents
 from gan_eval.sources import to_uint8
 
 
@@ -62,37 +63,23 @@ class LatentModel:
 
 
 def latent_model(model: Any) -> LatentModel | None:
-    """Adapt a generator checkpoint handle or a ``latents(n, generator)`` + ``decode(z)`` object; else None."""
-    from gan_eval.generators.model import GeneratorHandle
+    """Adapt a :class:`gan_eval.models.LatentGenerator` (``latents(n, generator)`` and ``decode(z)``;
+    gan-eval checkpoints, or your own object) for walks; None when the model exposes no latents.
 
-    if isinstance(model, GeneratorHandle):
-        if model.kind not in ("unconditional", "conditional"):
-            return None
-        handle = model
+    A conditional model's classes are drawn once with the latents (its fixed class, or uniformly from
+    the same generator) and held fixed along the walk: ``decode(z, labels=...)``.
+    """
+    if not has_latents(model):
+        return None
 
-        def draw(n: int, rng: torch.Generator) -> tuple[torch.Tensor, Any]:
-            z = handle.latents(n, rng)
-            cond = handle.labels(n, rng) if handle.kind == "conditional" else None
-            return z, cond
+    def draw(n: int, rng: torch.Generator) -> tuple[torch.Tensor, Any]:
+        z = model.latents(n, rng)
+        return z, draw_labels(model, n, rng)
 
-        def decode(z: torch.Tensor, cond: Any) -> torch.Tensor:
-            import torch.nn.functional as F
+    def decode(z: torch.Tensor, cond: Any) -> torch.Tensor:
+        return model.decode(z) if cond is None else model.decode(z, labels=cond)
 
-            kwargs: dict[str, Any] = {}
-            if handle.spec.truncation == "w_avg_lerp" and handle.truncation is not None:
-                kwargs["truncation"] = handle.truncation
-            if cond is not None:
-                kwargs["labels"] = F.one_hot(cond.to(handle.device), handle.num_classes).float()
-            return handle.module(z.to(handle.device), **kwargs)
-
-        return LatentModel(draw, decode, tuple(handle.output_range), handle.spec.name)
-    if callable(getattr(model, "latents", None)) and callable(getattr(model, "decode", None)):
-        def draw_obj(n: int, rng: torch.Generator) -> tuple[torch.Tensor, Any]:
-            return model.latents(n, rng), None
-
-        return LatentModel(draw_obj, lambda z, cond: model.decode(z), tuple(getattr(model, "output_range", (0.0, 1.0))),
-                           type(model).__name__)
-    return None
+    return LatentModel(draw, decode, tuple(getattr(model, "output_range", (0.0, 1.0))), generator_name(model))
 
 
 @dataclass

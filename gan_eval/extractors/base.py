@@ -3,17 +3,22 @@
 An extractor turns a batch of ``uint8`` images ``N×3×H×W`` into a dict of float tensors: always
 ``"features"`` (``N×feature_dim``, used by FID, KID, precision/recall, density/coverage) and, when it
 has a classifier head, ``"logits"`` (used by the Inception Score) — both from one forward pass.
+
+The registry is a :class:`gan_eval.registry.Registry` (kind ``extractor``, entry-point group
+``gan_eval.extractors``). The built-ins are registered as ``"module:function"`` strings, so listing
+the names (``--extractor`` choices, ``--help``) imports neither torch nor torch-fidelity; a factory is
+imported when its extractor is built. This module imports torch only inside the methods that run.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
+from gan_eval.registry import Registry
 
-from gan_eval.errors import GanEvalError
+if TYPE_CHECKING:
+    import torch
 
 
 class FeatureExtractor(ABC):
@@ -39,6 +44,8 @@ class FeatureExtractor(ABC):
         """Features of a ``uint8`` batch ``N×3×H×W`` already on ``self.device``."""
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        import torch
+
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"extractor expects uint8 N×3×H×W images, got {images.dtype} {tuple(images.shape)}")
         with torch.inference_mode():
@@ -56,33 +63,32 @@ class FeatureExtractor(ABC):
 
 
 ExtractorFactory = Callable[..., FeatureExtractor]
-_REGISTRY: dict[str, ExtractorFactory] = {}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9\-_.]*$")
+
+
+def _check_factory(name: str, factory: Any) -> None:
+    if not callable(factory):
+        raise TypeError(f"extractor factory for {name!r} is not callable")
+
+
+#: Every extractor by name: ``factory(weights: str | None, device: torch.device) -> FeatureExtractor``.
+EXTRACTORS: Registry[ExtractorFactory] = Registry("extractor", group="gan_eval.extractors", validate=_check_factory)
+EXTRACTORS.register("digits", "gan_eval.extractors.digits:create")
+EXTRACTORS.register("inception-v3-compat", "gan_eval.extractors.inception:create")
 
 
 def register_extractor(name: str) -> Callable[[ExtractorFactory], ExtractorFactory]:
     """Register a factory ``f(weights: str | None, device: torch.device) -> FeatureExtractor`` under ``name``."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"invalid extractor name {name!r}: use lower-case letters, digits, '-', '_', '.'")
-
-    def decorator(factory: ExtractorFactory) -> ExtractorFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"extractor {name!r} is already registered")
-        if not callable(factory):
-            raise TypeError(f"extractor factory for {name!r} is not callable")
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorator
+    return EXTRACTORS.register(name)
 
 
 def available_extractors() -> list[str]:
-    """Names that ``--extractor`` accepts."""
-    return sorted(_REGISTRY)
+    """Names that ``--extractor`` accepts (built-ins and installed plug-ins; imports none of them)."""
+    return EXTRACTORS.names()
 
 
 def create_extractor(name: str, weights: str | None = None, device: torch.device | str = "cpu") -> FeatureExtractor:
-    """Build the extractor registered as ``name`` on ``device``."""
-    if name not in _REGISTRY:
-        raise GanEvalError(f"unknown extractor {name!r}; available: {', '.join(available_extractors())}")
-    return _REGISTRY[name](weights=weights, device=torch.device(device))
+    """Build the extractor registered as ``name`` on ``device`` (an unknown name is a GanEvalError)."""
+    factory = EXTRACTORS.get(name)
+    import torch
+
+    return factory(weights=weights, device=torch.device(device))

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gan_eval.files import sha256_file
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FeatureExtractor, register_extractor
+from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.digits_net import FEATURE_DIM, NUM_CLASSES, DigitNet
+from gan_eval.files import sha256_file
 from gan_eval.weights import load_state_dict
 
 INPUT_SIZE = 28
@@ -55,6 +55,6 @@ class DigitsExtractor(FeatureExtractor):
         return {"features": features.float(), "logits": logits.float()}
 
 
-@register_extractor("digits")
-def _make_digits(weights: str | None = None, device: torch.device = torch.device("cpu")) -> FeatureExtractor:
+def create(weights: str | None = None, device: torch.device = torch.device("cpu")) -> FeatureExtractor:
+    """The registry's factory for ``digits`` (registered by name in :mod:`gan_eval.extractors.base`)."""
     return DigitsExtractor(weights, device)

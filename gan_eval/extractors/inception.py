@@ -15,7 +15,7 @@ import torch
 import torch_fidelity.feature_extractor_inceptionv3 as tfi_inception
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FeatureExtractor, register_extractor
+from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.weights import load_state_dict, resolve_inception_weights
 
 FEATURES = "2048"
@@ -67,6 +67,6 @@ class InceptionV3Compat(FeatureExtractor):
         return {"features": features.float(), "logits": logits.float()}
 
 
-@register_extractor("inception-v3-compat")
-def _make_inception(weights: str | None = None, device: torch.device = torch.device("cpu")) -> FeatureExtractor:
+def create(weights: str | None = None, device: torch.device = torch.device("cpu")) -> FeatureExtractor:
+    """The registry's factory for ``inception-v3-compat`` (registered by name in :mod:`gan_eval.extractors.base`)."""
     return InceptionV3Compat(weights, device)

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from gan_eval.files import atomic_path
 from gan_eval.extractors.digits_net import FEATURE_DIM, NUM_CLASSES, DigitNet
+from gan_eval.files import atomic_path
 from gan_eval.mnist import load_mnist
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "assets" / "digits.safetensors"

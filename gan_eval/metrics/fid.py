@@ -7,18 +7,41 @@ at 0 against rounding). That is several times faster than the general ``eigvals`
 never complex, and gives the same value. When Σ₁ is singular (fewer samples than dimensions) the
 Cholesky step is replaced by an eigendecomposition, or — when the raw features are at hand — by the
 exact nuclear-norm form tr √(Σ₁Σ₂) = ‖X̃Ỹᵀ‖_* with X̃ = (X−μ₁)/√(n₁−1).
+
+:data:`SPEC` is the metric's record (key ``fid``, lower is better, range [0, ∞)). Its bootstrap
+re-weights both sides' moments by resample counts (:func:`fid_replicates`): the weighted mean and
+covariance, or with no more samples than dimensions the weighted centred features and the
+nuclear-norm trace. Torch is imported by the functions that use it, so reading the record is light.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.base import (
+    MetricContext,
+    MetricKey,
+    MetricSpec,
+    Replicates,
+    Resample,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.statistics import FeatureSet
 
 NEGATIVE_TOLERANCE = 1e-6  # relative to tr Σ₁ + tr Σ₂; below it a negative FID is rounding noise
 
 
 def _sqrt_psd(sigma: torch.Tensor) -> torch.Tensor:
+    import torch
+
     eigenvalues, eigenvectors = torch.linalg.eigh(sigma)
     return (eigenvectors * eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
 
@@ -32,6 +55,8 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> tuple[torc
     devices the same algebra runs with torch. Falls back to an eigendecomposition of Σ₁ when it is
     singular.
     """
+    import torch
+
     if sigma1.device.type == "cpu":
         eigenvalues = _cpu_reduced_eigvalsh(sigma1.numpy(), sigma2.numpy())
         if eigenvalues is not None:
@@ -64,6 +89,8 @@ def _cpu_reduced_eigvalsh(sigma1, sigma2):  # numpy float64 arrays -> numpy arra
 
 def trace_sqrt_product_from_features(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
     """tr √(Σ₁Σ₂) exactly from centred features: the sum of singular values of X̃Ỹᵀ (cheap when n ≪ d)."""
+    import torch
+
     x = features1.to(torch.float64)
     y = features2.to(torch.float64)
     x = (x - x.mean(dim=0)) / (x.shape[0] - 1) ** 0.5
@@ -84,6 +111,8 @@ def frechet_distance(
     Pass the raw features too when either side has no more samples than dimensions: the trace term
     is then computed exactly from them instead of from the singular covariances.
     """
+    import torch
+
     mu1, sigma1, mu2, sigma2 = (t.to(torch.float64) for t in (mu1, sigma1, mu2, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.shape[0],) * 2:
         raise ValueError(f"mismatched statistics: μ {tuple(mu1.shape)} vs {tuple(mu2.shape)}, "
@@ -104,3 +133,132 @@ def frechet_distance(
                           f"reported as 0")
         value, clamped = 0.0, True
     return value, {"method": method, "clamped_negative": clamped}
+
+
+# --- the metric: values from two feature sets ---------------------------------------------------
+
+def compute(ctx: MetricContext) -> dict[str, float]:
+    """FID of the generated side against the real one (exact nuclear-norm form when N ≤ d and features are at hand)."""
+    gen, real = ctx.gen, ctx.real
+    dim = gen.stats.dim
+    if real.stats.dim != dim:
+        raise GanEvalError(f"feature dimensions differ: generated {dim}, real {real.stats.dim} (different extractors?)")
+    small = min(gen.n, real.n if not real.meta.get("n_unknown") else gen.n)
+    if small <= dim:
+        warnings.warn(f"FID from {small} samples in {dim} dimensions: the covariance is rank-deficient and the value "
+                      f"is strongly biased upwards; compare only runs with the same N (≥ {dim + 1} recommended)")
+    use_features = gen.features is not None and real.features is not None and small <= dim
+    value, detail = frechet_distance(
+        gen.stats.mean, gen.stats.cov, real.stats.mean.to(gen.stats.device), real.stats.cov.to(gen.stats.device),
+        gen.features if use_features else None, real.features if use_features else None,
+    )
+    ctx.details["fid"] = detail
+    return {"fid": value}
+
+
+# --- bootstrap: FID of count-weighted resamples -------------------------------------------------
+
+def _weighted_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and N−1 covariance of ``x`` (centred, float64) with integer counts ``w`` summing to n."""
+    import torch
+
+    n = float(w.sum())
+    mu = (w @ x) / n
+    cov = (x.T @ (x * w[:, None]) - n * torch.outer(mu, mu)) / (n - 1)
+    return mu, (cov + cov.T) / 2
+
+
+def _weighted_centred(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, X̃) with X̃ᵀX̃ the weighted N−1 covariance; rows never drawn are dropped."""
+    n = float(w.sum())
+    mu = (w @ x) / n
+    keep = w > 0
+    return mu, (x[keep] - mu) * (w[keep] / (n - 1)).sqrt()[:, None]
+
+
+def _fid_from(mu1, cov1, mu2, cov2, xt1=None, xt2=None) -> float:
+    import torch
+
+    diff = mu1 - mu2
+    if xt1 is not None:
+        trace_sqrt = torch.linalg.svdvals(xt1 @ xt2.T).sum()
+        traces = (xt1 * xt1).sum() + (xt2 * xt2).sum()
+    else:
+        trace_sqrt, _ = trace_sqrt_product(cov1, cov2)
+        traces = torch.trace(cov1) + torch.trace(cov2)
+    value = float(diff.dot(diff) + traces - 2 * trace_sqrt)
+    return max(value, 0.0) if value > -NEGATIVE_TOLERANCE * max(float(traces), 1e-30) else value
+
+
+def _side_for_fid(fs: FeatureSet, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """(centred float64 features or None, full mean, full covariance) on ``device``."""
+    import torch
+
+    mu = fs.stats.mean.to(device, torch.float64)
+    cov = fs.stats.cov.to(device, torch.float64)
+    if fs.features is None:
+        return None, mu, cov
+    return fs.features.to(device, torch.float64) - mu, mu, cov
+
+
+def fid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor | None, wr: torch.Tensor | None) -> dict[str, Replicates]:
+    """FID of each resample (rows of ``wg``/``wr``; None holds that side fixed)."""
+    device = gen.stats.device
+    xg, mu_g, cov_g = _side_for_fid(gen, device)
+    xr, mu_r, cov_r = _side_for_fid(real, device)
+    dim = mu_g.shape[0]
+    nuclear = xg is not None and xr is not None and min(gen.n, real.n) <= dim
+    values = []
+    for b in range(wg.shape[0] if wg is not None else wr.shape[0]):
+        sides = []
+        for x, mu, cov, w in ((xg, mu_g, cov_g, wg), (xr, mu_r, cov_r, wr)):
+            if w is None or x is None:
+                sides.append((mu, cov, None if x is None else x / math.sqrt(x.shape[0] - 1)))
+            elif nuclear:
+                m, xt = _weighted_centred(x, w[b])
+                sides.append((m + mu, None, xt))
+            else:
+                m, c = _weighted_moments(x, w[b])
+                sides.append((m + mu, c, None))
+        (m1, c1, t1), (m2, c2, t2) = sides
+        values.append(_fid_from(m1, c1, m2, c2, t1, t2) if nuclear else _fid_from(m1, c1, m2, c2))
+    if nuclear:
+        centre = _fid_from(mu_g, None, mu_r, None, xg / math.sqrt(gen.n - 1), xr / math.sqrt(real.n - 1))
+    else:
+        centre = _fid_from(mu_g, cov_g, mu_r, cov_r)
+    return {"fid": Replicates(np.asarray(values), centre)}
+
+
+def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    """Both sides resampled; a statistics file without features is held fixed."""
+    real_w = rs.real if ctx.real.features is not None else None
+    return fid_replicates(ctx.gen, ctx.real, rs.gen, real_w)
+
+
+def _interval_note(ctx: MetricContext) -> str:
+    real = "resampled" if ctx.real is not None and ctx.real.features is not None else "fixed (statistics only)"
+    return f"generated resampled, real {real}; basic interval"
+
+
+def warn_when_bias_dominates(ctx: MetricContext, reps: dict[str, Replicates], ci: dict[str, list[float]]) -> None:
+    """Warn when FID's finite-sample bias (the replicates' mean above the sample) exceeds the interval's half-width."""
+    if "fid" not in ci or "fid" not in reps or not math.isfinite(ci["fid"][0]):
+        return
+    bias = float(np.mean(reps["fid"].values)) - reps["fid"].centre
+    half = (ci["fid"][1] - ci["fid"][0]) / 2
+    if bias > half:
+        warnings.warn(f"FID at N={ctx.gen.n} is dominated by its finite-sample bias (about {bias:.3g}, more than "
+                      f"the interval's half-width {half:.3g}): too few samples for a stable estimate; compare "
+                      f"runs only at equal N, or report fid_inf")
+
+
+SPEC = MetricSpec(
+    name="fid",
+    keys=(MetricKey("fid", "FID", direction=-1, range=(0.0, math.inf), short="FID"),),
+    compute=compute,
+    needs=("statistics",),
+    convention="covariance divisor N-1; trace sqrt via Cholesky + eigvalsh",
+    resample=resample,
+    interval_note=_interval_note,
+    check_interval=warn_when_bias_dominates,
+)

@@ -2,16 +2,39 @@
 
 The samples are shuffled with ``np.random.RandomState(seed).permutation`` (as torch-fidelity does)
 and cut into ``splits`` contiguous chunks; mean and population std (ddof 0) of the per-chunk scores.
+
+:data:`SPEC` is the metric's record (``is_mean``, higher is better, at least 1; ``is_std`` over
+splits). It needs the classifier's logits of the generated side and no reference. Its bootstrap
+resamples the generated logits and scores each resample with the same splits and seed.
 """
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.base import (
+    MetricContext,
+    MetricKey,
+    MetricOption,
+    MetricSpec,
+    Replicates,
+    Resample,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.statistics import FeatureSet
 
 
 def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020, shuffle: bool = True) -> tuple[float, float]:
     """``(mean, std)`` of the Inception Score of ``N×C`` logits."""
+    import torch
+
     n = logits.shape[0]
     if n < splits:
         raise ValueError(f"Inception Score needs at least {splits} samples for {splits} splits, got {n}")
@@ -27,3 +50,43 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020, sh
         log_q = p_chunk.mean(dim=0, keepdim=True).log()
         scores.append(float((p_chunk * (log_p_chunk - log_q)).sum(dim=1).mean().exp()))
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def compute(ctx: MetricContext) -> dict[str, float]:
+    """IS mean and std over ``is_splits`` splits of the generated logits."""
+    if ctx.gen.n < ctx.options.is_splits:
+        raise GanEvalError(f"Inception Score needs at least {ctx.options.is_splits} samples (one per split); got {ctx.gen.n}")
+    mean, std = inception_score(ctx.gen.logits, ctx.options.is_splits, ctx.options.seed)
+    return {"is_mean": mean, "is_std": std}
+
+
+def is_replicates(gen: FeatureSet, wg: torch.Tensor, splits: int, seed: int) -> dict[str, Replicates]:
+    """IS of each resample of the generated logits (rows of ``wg``), centred on the full sample's."""
+    import torch
+
+    logits = gen.logits
+    values = []
+    for b in range(wg.shape[0]):
+        index = torch.repeat_interleave(torch.arange(logits.shape[0], device=logits.device), wg[b].long())
+        values.append(inception_score(logits[index], splits, seed)[0])
+    return {"is_mean": Replicates(np.asarray(values), inception_score(logits, splits, seed)[0])}
+
+
+def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    """The generated side resampled (there is no reference)."""
+    return is_replicates(ctx.gen, rs.gen, ctx.options.is_splits, ctx.options.seed)
+
+
+SPEC = MetricSpec(
+    name="is",
+    keys=(MetricKey("is_mean", "Inception Score (mean)", direction=1, range=(1.0, math.inf), short="IS"),
+          MetricKey("is_std", "Inception Score (std over splits)", range=(0.0, math.inf), short="IS std")),
+    compute=compute,
+    needs=("logits",),
+    needs_real=False,
+    options=(MetricOption("is_splits", 10, "Inception Score splits"),),
+    aliases=("is",),
+    convention="10 splits, softmax of unbiased logits, std ddof 0",
+    resample=resample,
+    interval_note="generated resampled; basic interval",
+)

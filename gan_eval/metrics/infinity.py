@@ -8,6 +8,10 @@ infinite sample. The real side's statistics are used in full, as in the paper.
 The interval is the fit's: intercept ± t(k−2) × standard error of the intercept
 (``scipy.stats.linregress``). Nested subsets make the points correlated, so each size draws its own
 subset.
+
+:data:`FID_INF` and :data:`IS_INF` are the two metrics' records. They give their own interval (the
+fit's, at ``infinity_level``, which follows ``--ci``), so they are not bootstrapped and paired
+comparison does not support them.
 """
 
 from __future__ import annotations
@@ -15,15 +19,25 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from scipy import stats as scipy_stats
 
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.base import (
+    MetricContext,
+    MetricKey,
+    MetricOption,
+    MetricSpec,
+    OwnInterval,
+)
 from gan_eval.metrics.fid import frechet_distance
 from gan_eval.metrics.inception_score import inception_score
-from gan_eval.statistics import FeatureStats
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.statistics import FeatureStats
 
 DEFAULT_POINTS = 15
 DEFAULT_MIN_FRACTION = 0.2  # smallest subset as a share of N (the paper: 5k of 50k = 0.1)
@@ -55,6 +69,8 @@ def subset_sizes(n: int, points: int = DEFAULT_POINTS, min_fraction: float = DEF
 
 
 def _fit(sizes: list[int], values: list[float], level: float) -> InfinityFit:
+    from scipy import stats as scipy_stats
+
     x = 1.0 / np.asarray(sizes, dtype=np.float64)
     fit = scipy_stats.linregress(x, np.asarray(values))
     t = scipy_stats.t.ppf(0.5 + level / 2, len(sizes) - 2)
@@ -73,6 +89,10 @@ def fid_infinity(
     level: float = 0.95,
 ) -> InfinityFit:
     """FID∞ of ``features_gen`` against the real statistics."""
+    import torch
+
+    from gan_eval.statistics import FeatureStats
+
     n, dim = features_gen.shape
     sizes = subset_sizes(n, points, min_fraction, floor=2)
     if sizes[0] <= dim:
@@ -98,6 +118,8 @@ def is_infinity(
     level: float = 0.95,
 ) -> InfinityFit:
     """IS∞ of ``logits``; each subset's score is the one-split Inception Score (the paper's estimator)."""
+    import torch
+
     n = logits.shape[0]
     sizes = subset_sizes(n, points, min_fraction, floor=2)
     generator = torch.Generator().manual_seed(seed)
@@ -106,3 +128,65 @@ def is_infinity(
         index = torch.randperm(n, generator=generator)[:size].to(logits.device)
         values.append(inception_score(logits[index], splits=1, shuffle=False)[0])
     return _fit(sizes, values, level)
+
+
+# --- the two metrics ----------------------------------------------------------------------------
+
+def compute_fid_inf(ctx: MetricContext) -> dict[str, float]:
+    """FID∞ of the generated features against the real statistics; the fit goes to ``details``."""
+    if ctx.real.stats.dim != ctx.gen.features.shape[1]:
+        raise GanEvalError("feature dimensions differ between the generated and real sides (different extractors?)")
+    fit = fid_infinity(ctx.gen.features, ctx.real.stats, points=ctx.options.infinity_points, seed=ctx.options.seed,
+                       level=ctx.options.infinity_level)
+    ctx.details["fid_inf"] = fit.to_dict()
+    return {"fid_inf": fit.value}
+
+
+def compute_is_inf(ctx: MetricContext) -> dict[str, float]:
+    """IS∞ of the generated logits; the fit goes to ``details``."""
+    fit = is_infinity(ctx.gen.logits, points=ctx.options.infinity_points, seed=ctx.options.seed,
+                      level=ctx.options.infinity_level)
+    ctx.details["is_inf"] = fit.to_dict()
+    return {"is_inf": fit.value}
+
+
+def fit_interval(key: str) -> OwnInterval:
+    """The record's own interval: the fit's, read from ``details[key]`` at the level it was fitted at."""
+    def own(ctx: MetricContext) -> tuple[dict[str, list[float]], float]:
+        if key not in ctx.details:
+            return {}, ctx.options.infinity_level
+        return {key: ctx.details[key]["interval"]}, ctx.options.infinity_level
+
+    return own
+
+
+_OPTIONS = (MetricOption("infinity_points", DEFAULT_POINTS, "FID∞/IS∞: subset sizes fitted against 1/N"),
+            MetricOption("infinity_level", 0.95, "FID∞/IS∞: level of the fit's interval", follows_ci=True))
+_NOTE = "interval of the linear fit's intercept (t distribution)"
+
+FID_INF = MetricSpec(
+    name="fid_inf",
+    # an extrapolation: the estimate itself may fall below 0
+    keys=(MetricKey("fid_inf", "FID∞ (extrapolated to infinite N)", direction=-1),),
+    compute=compute_fid_inf,
+    needs=("features",),
+    options=_OPTIONS,
+    aliases=("fid_infinity",),
+    convention="Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted linearly against 1/N, "
+               "intercept; interval from the fit",
+    interval_note=_NOTE,
+    own_interval=fit_interval("fid_inf"),
+)
+
+IS_INF = MetricSpec(
+    name="is_inf",
+    keys=(MetricKey("is_inf", "IS∞ (extrapolated to infinite N)", direction=1),),
+    compute=compute_is_inf,
+    needs=("logits",),
+    needs_real=False,
+    options=_OPTIONS,
+    aliases=("is_infinity",),
+    convention="Chong & Forsyth 2020: one-split IS of 15 subsets fitted against 1/N",
+    interval_note=_NOTE,
+    own_interval=fit_interval("is_inf"),
+)

@@ -1,29 +1,66 @@
 """Kernel Inception Distance: unbiased MMD² with a cubic polynomial kernel, averaged over subsets.
 
-Kernel k(x, y) = (γ xᵀy + c)³ with γ = 1/d, c = 1 (Bińkowski et al. 2018). Subsets are drawn as
-torch-fidelity draws them (one ``RandomState(seed)``, ``choice`` without replacement, first side then
-second, for each subset), so the same seed gives the same subsets and the same number.
+Kernel k(x, y) = (γ xᵀy + c)³ with γ = 1/d, c = 1 (Bińkowski et al. 2018), written once
+(:func:`polynomial_kernel`) for the value and for its bootstrap. Subsets are drawn as torch-fidelity
+draws them (one ``RandomState(seed)``, ``choice`` without replacement, first side then second, for
+each subset), so the same seed gives the same subsets and the same number.
+
+:data:`SPEC` is the metric's record (``kid_mean``, lower is better; ``kid_std`` over subsets). Its
+bootstrap takes the unbiased MMD² of the *whole* sets, re-weighted by resample counts, from kernel
+tiles computed once for all replicates (never an N×N matrix).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+from gan_eval.metrics.base import (
+    MetricContext,
+    MetricKey,
+    MetricOption,
+    MetricSpec,
+    Replicates,
+    Resample,
+)
+from gan_eval.metrics.knn import DEFAULT_TILE, TILE_OPTION
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.statistics import FeatureSet
+
+DEGREE = 3
+COEF0 = 1.0
+#: Largest kernel tile of the bootstrap (its B weight columns multiply every tile).
+BOOTSTRAP_TILE = 2048
 
 
-def _polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float, coef0: float) -> torch.Tensor:
+def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, gamma: float | None = None, degree: int = DEGREE,
+                      coef0: float = COEF0) -> torch.Tensor:
+    """``(γ x yᵀ + c)^degree`` for every row pair; γ defaults to 1/d."""
+    gamma = 1.0 / x.shape[1] if gamma is None else gamma
     return (x @ y.T * gamma + coef0) ** degree
 
 
-def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:
+def polynomial_kernel_diagonal(x: torch.Tensor, gamma: float | None = None, degree: int = DEGREE,
+                               coef0: float = COEF0) -> torch.Tensor:
+    """k(x_i, x_i) for every row, without the full matrix."""
+    gamma = 1.0 / x.shape[1] if gamma is None else gamma
+    return ((x * x).sum(dim=1) * gamma + coef0) ** degree
+
+
+def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = DEGREE, gamma: float | None = None,
+                  coef0: float = COEF0) -> float:
     """Unbiased MMD² between two equally sized samples (diagonals of K_xx, K_yy removed; K_xy / m²)."""
     m = x.shape[0]
     gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    k_xx = _polynomial_kernel(x, x, degree, gamma, coef0)
-    k_yy = _polynomial_kernel(y, y, degree, gamma, coef0)
-    k_xy = _polynomial_kernel(x, y, degree, gamma, coef0)
+    k_xx = polynomial_kernel(x, x, gamma, degree, coef0)
+    k_yy = polynomial_kernel(y, y, gamma, degree, coef0)
+    k_xy = polynomial_kernel(x, y, gamma, degree, coef0)
     within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
     return float(within - 2 * k_xy.sum() / (m * m))
 
@@ -39,6 +76,8 @@ def kernel_inception_distance(
 
     A subset larger than either side is shrunk to the smaller side, with a warning.
     """
+    import torch
+
     n_gen, n_real = features_gen.shape[0], features_real.shape[0]
     if min(n_gen, n_real) < 2:
         raise ValueError("KID needs at least 2 samples per side")
@@ -55,3 +94,74 @@ def kernel_inception_distance(
         idx_y = torch.as_tensor(rng.choice(n_real, subset_size, replace=False), device=y_all.device)
         values[i] = mmd2_unbiased(x_all[idx_x], y_all[idx_y])
     return float(values.mean()), float(values.std()), subset_size
+
+
+def compute(ctx: MetricContext) -> dict[str, float]:
+    """KID mean and std over ``kid_subsets`` subsets of ``kid_subset_size`` (shrunk to N, said in details)."""
+    o = ctx.options
+    mean, std, used = kernel_inception_distance(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
+                                                o.kid_subsets, o.kid_subset_size, o.seed)
+    ctx.details["kid"] = {"subsets": o.kid_subsets, "subset_size": used}
+    return {"kid_mean": mean, "kid_std": std}
+
+
+# --- bootstrap ----------------------------------------------------------------------------------
+
+def _weighted_pair_sums(x: torch.Tensor, y: torch.Tensor, wx: torch.Tensor, wy: torch.Tensor, gamma: float,
+                        same: bool, tile: int) -> torch.Tensor:
+    """Σ_ij wx_i k(x_i, y_j) wy_j per column of weights (B columns), excluding i = j when ``same``."""
+    import torch
+
+    total = torch.zeros(wx.shape[1], dtype=torch.float64, device=x.device)
+    for rs in range(0, x.shape[0], tile):
+        rows = slice(rs, min(rs + tile, x.shape[0]))
+        for cs in range(0, y.shape[0], tile):
+            cols = slice(cs, min(cs + tile, y.shape[0]))
+            k = polynomial_kernel(x[rows], y[cols], gamma)
+            total += ((k @ wy[cols]) * wx[rows]).sum(dim=0)
+    if same:
+        diag = polynomial_kernel_diagonal(x, gamma)
+        total -= (diag[:, None] * wx * wy).sum(dim=0)
+    return total
+
+
+def kid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torch.Tensor, tile: int = DEFAULT_TILE) -> dict[str, Replicates]:
+    """Unbiased MMD² (KID's kernel) of the whole sets per resample; column 0 is the full sample."""
+    import torch
+
+    x = gen.features.to(torch.float64)
+    y = real.features.to(x.device, torch.float64)
+    gamma = 1.0 / x.shape[1]
+    ones_g = torch.ones(x.shape[0], 1, dtype=torch.float64, device=x.device)
+    ones_r = torch.ones(y.shape[0], 1, dtype=torch.float64, device=x.device)
+    wgx = torch.cat([ones_g, wg.T], dim=1)
+    wry = torch.cat([ones_r, wr.T], dim=1)
+    # Pairs of the same original sample are excluded; the pair count shrinks accordingly.
+    pairs_x = wgx.sum(0) ** 2 - (wgx * wgx).sum(0)
+    pairs_y = wry.sum(0) ** 2 - (wry * wry).sum(0)
+    kxx = _weighted_pair_sums(x, x, wgx, wgx, gamma, True, tile) / pairs_x
+    kyy = _weighted_pair_sums(y, y, wry, wry, gamma, True, tile) / pairs_y
+    kxy = _weighted_pair_sums(x, y, wgx, wry, gamma, False, tile) / (x.shape[0] * y.shape[0])
+    mmd = (kxx + kyy - 2 * kxy).cpu().numpy()
+    return {"kid_mean": Replicates(mmd[1:], float(mmd[0]))}
+
+
+def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    """Both sides resampled."""
+    return kid_replicates(ctx.gen, ctx.real, rs.gen, rs.real, min(ctx.options.tile, BOOTSTRAP_TILE))
+
+
+SPEC = MetricSpec(
+    name="kid",
+    keys=(MetricKey("kid_mean", "KID (mean)", direction=-1, short="KID"),  # unbiased: may be below 0
+          MetricKey("kid_std", "KID (std over subsets)", range=(0.0, math.inf), short="KID std")),
+    compute=compute,
+    needs=("features",),
+    options=(MetricOption("kid_subsets", 100, "KID subsets"),
+             MetricOption("kid_subset_size", 1000, "KID subset size (shrunk to N when larger)"),
+             TILE_OPTION),
+    aliases=("kid",),
+    convention="unbiased MMD^2, poly kernel deg 3, gamma 1/d, coef 1, 100 subsets of min(1000, N)",
+    resample=resample,
+    interval_note="both sides resampled; basic interval",
+)

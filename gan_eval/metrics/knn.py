@@ -7,13 +7,33 @@ memory is O(tile² + N·k), never O(N²): 50,000 × 50,000 runs in a few hundred
 Conventions (stated in every result): precision/recall use k = 3 and a sample is inside a ball when
 its distance is ``<=`` the radius (torch-fidelity, StyleGAN); density/coverage use k = 5 and ``<``
 (the authors' ``prdc`` code). Radii are distances to the k-th nearest *other* sample of the same set.
+
+:data:`PR` and :data:`DC` are the two metrics' records. Their bootstrap scores each sample once
+(inside the other side's manifold / balls holding it) and re-weights by resample counts; each
+resample's radii are recomputed on the distinct samples it drew (:func:`knn_replicates`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+
+from gan_eval.metrics.base import (
+    MetricContext,
+    MetricKey,
+    MetricOption,
+    MetricSpec,
+    Replicates,
+    Resample,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from gan_eval.statistics import FeatureSet
 
 DEFAULT_TILE = 4096
 
@@ -35,6 +55,8 @@ def _sq_norms(x: torch.Tensor) -> torch.Tensor:
 
 def knn_neighbours(x: torch.Tensor, count: int, tile: int = DEFAULT_TILE) -> tuple[torch.Tensor, torch.Tensor]:
     """Distances and indices of each row's ``count`` nearest rows, self first (at distance 0), ascending."""
+    import torch
+
     n = x.shape[0]
     count = min(count, n)
     sq = _sq_norms(x)
@@ -71,6 +93,8 @@ def radii_among(table: tuple[torch.Tensor, torch.Tensor], present: torch.Tensor,
     rows, so a list of 4k + 8 neighbours almost always holds k present ones. Returns None when some
     row's list runs out (the caller then recomputes exactly).
     """
+    import torch
+
     values, indices = table
     rows = torch.nonzero(present).squeeze(1)
     hits = present[indices[rows, 1:]]
@@ -95,6 +119,8 @@ def _reduce_pairs(
 
 def inside_any(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
     """Per query: is it within distance ``<=`` the radius of at least one centre (bool vector)."""
+    import torch
+
     inside = torch.zeros(queries.shape[0], dtype=torch.bool, device=queries.device)
 
     def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
@@ -138,6 +164,8 @@ def density_coverage_per_sample(
     Density is ``counts.mean() / k`` and coverage ``covered.mean()``. ``real_weights`` counts each real
     ball that many times (a bootstrap resample drawing a point twice).
     """
+    import torch
+
     real_radii = knn_radii(features_real, k, tile) if real_radii is None else real_radii
     counts = torch.zeros(features_gen.shape[0], dtype=torch.float64, device=features_gen.device)
     nearest_gen = torch.full((features_real.shape[0],), float("inf"), dtype=features_real.dtype, device=features_real.device)
@@ -158,3 +186,101 @@ def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k:
     """Density (mean count of real balls holding a generated sample, / k) and coverage (real balls holding any)."""
     counts, covered = density_coverage_per_sample(features_gen, features_real, k, tile)
     return float(counts.sum()) / (k * features_gen.shape[0]), float(covered.double().mean())
+
+
+# --- the two metrics ----------------------------------------------------------------------------
+
+def compute_pr(ctx: MetricContext) -> dict[str, float]:
+    """Precision and recall with k = ``pr_k``."""
+    precision, recall = precision_recall(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
+                                         ctx.options.pr_k, ctx.options.tile)
+    return {"precision": precision, "recall": recall}
+
+
+def compute_dc(ctx: MetricContext) -> dict[str, float]:
+    """Density and coverage with k = ``dc_k``."""
+    density, coverage = density_coverage(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
+                                         ctx.options.dc_k, ctx.options.tile)
+    return {"density": density, "coverage": coverage}
+
+
+# --- bootstrap ----------------------------------------------------------------------------------
+
+def _distinct(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    index = torch.nonzero(w > 0).squeeze(1)
+    return index, w[index]
+
+
+def knn_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torch.Tensor, k: int, tile: int,
+                   kind: str) -> dict[str, Replicates]:
+    """Precision/recall (``kind="pr"``) or density/coverage (``"dc"``) of each resample.
+
+    Every replicate recomputes the k-NN radii on the *distinct* samples it drew (a duplicate would
+    otherwise be its own nearest neighbour at distance 0) and weights each sample by its count, so
+    both sides' sampling variability enters the interval. Centred on the replicates' mean (see
+    :class:`~gan_eval.intervals.Replicates`).
+    """
+    xg = gen.features
+    xr = real.features.to(xg.device)
+    keys = ("precision", "recall") if kind == "pr" else ("density", "coverage")
+    values: dict[str, list[float]] = {key: [] for key in keys}
+    # Neighbour lists of the full sets, computed once: each resample's radii are read from them.
+    tables = {side: knn_neighbours(x, 4 * k + 9, tile) for side, x in (("gen", xg), ("real", xr))}
+
+    def radii(side: str, counts: torch.Tensor, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        found = radii_among(tables[side], counts > 0, k)
+        return found if found is not None else knn_radii(x[index], k, tile)
+
+    for b in range(wg.shape[0]):
+        ig, cg = _distinct(wg[b])
+        ir, cr = _distinct(wr[b])
+        real_radii = radii("real", wr[b], xr, ir)
+        if kind == "pr":
+            gen_inside, real_inside = precision_recall_per_sample(xg[ig], xr[ir], k, tile,
+                                                                  radii("gen", wg[b], xg, ig), real_radii)
+            values["precision"].append(float(cg @ gen_inside.double()) / gen.n)
+            values["recall"].append(float(cr @ real_inside.double()) / real.n)
+        else:
+            counts, covered = density_coverage_per_sample(xg[ig], xr[ir], k, tile, real_radii=real_radii)
+            values["density"].append(float(cg @ counts) / (k * gen.n))
+            values["coverage"].append(float(cr @ covered.double()) / real.n)
+    return {key: Replicates(np.asarray(values[key]), float(np.mean(values[key]))) for key in keys}
+
+
+def resample_pr(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    return knn_replicates(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.pr_k, ctx.options.tile, "pr")
+
+
+def resample_dc(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    return knn_replicates(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.dc_k, ctx.options.tile, "dc")
+
+
+#: Shared by the k-NN metrics and KID.
+TILE_OPTION = MetricOption("tile", DEFAULT_TILE, "rows per distance/kernel tile (bounds memory)")
+_KNN_NOTE = "both sides resampled; radii recomputed on the distinct samples drawn; centred on the replicates' mean"
+
+PR = MetricSpec(
+    name="pr",
+    keys=(MetricKey("precision", "Precision", direction=1, range=(0.0, 1.0), short="Prec"),
+          MetricKey("recall", "Recall", direction=1, range=(0.0, 1.0), short="Rec")),
+    compute=compute_pr,
+    needs=("features",),
+    options=(MetricOption("pr_k", 3, "k of precision/recall"), TILE_OPTION),
+    convention="Kynkaanniemi 2019, k=3, inside when distance <= radius",
+    resample=resample_pr,
+    interval_note=_KNN_NOTE,
+)
+
+DC = MetricSpec(
+    name="dc",
+    keys=(MetricKey("density", "Density", direction=1, range=(0.0, math.inf), short="Dens"),
+          MetricKey("coverage", "Coverage", direction=1, range=(0.0, 1.0), short="Cov")),
+    compute=compute_dc,
+    needs=("features",),
+    options=(MetricOption("dc_k", 5, "k of density/coverage"), TILE_OPTION),
+    convention="Naeem 2020, k=5, inside when distance < radius",
+    resample=resample_dc,
+    interval_note=_KNN_NOTE,
+)

@@ -13,15 +13,27 @@ Inputs are uint8 ``N×C×H×W`` batches (torch tensors or NumPy arrays), compare
 
 Why per-image averages: PSNR and SSIM are defined per image pair; averaging per image (not pooling
 all pixels) is how Pix2Pix-style evaluations report them.
+
+:data:`L1`, :data:`PSNR` and :data:`SSIM` are the three metrics' records: they need paired images
+(``needs=("paired",)``), which a workflow feeds to a :class:`PairedImageMetrics` while the generated
+side is extracted and hands over as ``MetricContext.paired``. They have no bootstrap interval.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.base import (
+    Compute,
+    MetricContext,
+    MetricKey,
+    MetricOption,
+    MetricSpec,
+)
 
 PSNR_CAP_DB = 100.0
 SSIM_SIGMA = 1.5
@@ -120,3 +132,42 @@ def paired_metrics(gen_uint8: Any, target_uint8: Any, psnr_cap: float = PSNR_CAP
     acc.update(gen_uint8, target_uint8)
     return acc.compute()
 
+
+
+# --- the three metrics --------------------------------------------------------------------------
+
+def from_pairs(key: str) -> Compute:
+    """A record's ``compute``: ``key`` of the paired accumulator the workflow filled (``ctx.paired``)."""
+    def compute(ctx: MetricContext) -> dict[str, float]:
+        if ctx.paired is None:
+            raise GanEvalError(f"{key} compares translated images with their targets: evaluate an image-to-image "
+                               f"model with --paired, --source and --real")
+        return {key: float(ctx.paired.compute()[key])}
+
+    return compute
+
+
+L1 = MetricSpec(
+    name="l1",
+    keys=(MetricKey("l1", "L1 to paired target ([0,1] scale)", direction=-1, range=(0.0, 1.0), short="L1"),),
+    compute=from_pairs("l1"),
+    needs=("paired",),
+    convention="mean absolute error over pixels and channels, [0,1] scale",
+)
+
+PSNR = MetricSpec(
+    name="psnr",
+    keys=(MetricKey("psnr", "PSNR to paired target (dB)", direction=1, range=(0.0, math.inf), short="PSNR"),),
+    compute=from_pairs("psnr"),
+    needs=("paired",),
+    options=(MetricOption("psnr_cap", PSNR_CAP_DB, "PSNR ceiling in dB (identical images score it)"),),
+    convention="per-image 10*log10(1/MSE), data range 1, clipped at 100 dB, mean over images",
+)
+
+SSIM = MetricSpec(
+    name="ssim",
+    keys=(MetricKey("ssim", "SSIM to paired target", direction=1, range=(-1.0, 1.0), short="SSIM"),),
+    compute=from_pairs("ssim"),
+    needs=("paired",),
+    convention="Wang 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03, data range 1, mean over images and channels",
+)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-
 from gan_eval.generators.architectures.dcgan import build_gen_layers, infer_gen_dims
 from gan_eval.generators.registry import register_arch, require_positive_ints
+from torch import nn
 
 
 @dataclass

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-
 from gan_eval.generators.registry import register_arch, require_positive_ints
+from torch import nn
 
 # Hidden blocks per output size: (width multiple of hidden_dim, kernel, stride). The final block is
 # always ConvTranspose2d(k4, s2) → Tanh.

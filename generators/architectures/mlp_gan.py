@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-
 from gan_eval.generators.registry import register_arch, require_positive_ints
+from torch import nn
 
 
 @dataclass

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from gan_eval.generators.registry import register_arch, require_positive_ints
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from gan_eval.generators.registry import register_arch, require_positive_ints
 
 DROPOUT_BLOCKS = 3  # the course puts dropout in the first three contracting blocks
 

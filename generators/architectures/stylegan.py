@@ -32,9 +32,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from gan_eval.generators.registry import register_arch, require_positive_ints
+from torch import nn
 
 NOISE_MODES = ("random", "const", "none")
 W_AVG_BETA = 0.995

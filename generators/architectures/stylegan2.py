@@ -31,10 +31,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from gan_eval.generators.architectures.stylegan import NOISE_MODES, const_noise, layer_noise, truncate_w, update_w_avg
+from gan_eval.generators.architectures.stylegan import (
+    NOISE_MODES,
+    const_noise,
+    layer_noise,
+    truncate_w,
+    update_w_avg,
+)
 from gan_eval.generators.registry import register_arch, require_positive_ints
+from torch import nn
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,

@@ -1,3 +1,3 @@
 """Built-in training recipes; importing this package registers them all."""
 
-from gan_eval.generators.recipes import gan, image2image, stylegan  # noqa: F401
+from gan_eval.generators.recipes import classifier, gan, image2image, stylegan  # noqa: F401

@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from gan_eval.generators import noise
+from gan_eval.generators.training import Recipe, register_recipe
 from torch import nn
 
 from gan_eval.errors import GanEvalError
-from gan_eval.generators import noise
-from gan_eval.generators.training import Recipe, register_recipe
 
 # ---------------------------------------------------------------------------------------------------
 # Discriminators / critics (not generator architectures: they live with the recipes)

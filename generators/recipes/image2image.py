@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import torch
-from torch import nn
-
-from gan_eval.errors import GanEvalError
 from gan_eval.generators.architectures import cyclegan as cg
 from gan_eval.generators.architectures import pix2pix as p2p
 from gan_eval.generators.training import Recipe, register_recipe
+from torch import nn
+
+from gan_eval.errors import GanEvalError
 
 MIN_PATCH_MAP = 4
 

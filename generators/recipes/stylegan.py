@@ -22,11 +22,10 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from gan_eval.generators import noise
 from gan_eval.generators.architectures.stylegan2 import EqualLinear, ScaledLeakyReLU
 from gan_eval.generators.training import Recipe, register_recipe
+from torch import nn
 
 
 class EqualConv2d(nn.Module):
