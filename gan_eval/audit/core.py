@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from gan_eval import __version__
 from gan_eval.attributes.base import AttributeSet, create_attribute_set
 from gan_eval.audit import joint as joint_mod
 from gan_eval.audit import representation as rep_mod
@@ -38,8 +37,9 @@ from gan_eval.audit.verdict import (
 from gan_eval.audit.walks import Walk, latent_model, run_walk
 from gan_eval.errors import GanEvalError
 from gan_eval.options import Options
-from gan_eval.result import AUDIT_SCHEMA, RESULT_SCHEMA
-from gan_eval.sources import GeneratorSource, SourceOptions, open_source
+from gan_eval.result import AUDIT_SCHEMA, RESULT_SCHEMA, build_provenance
+from gan_eval.side import Side
+from gan_eval.sources import GeneratorSource, SourceOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -198,12 +198,15 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
         if t not in attrs.score_names:
             raise GanEvalError(f"walk target {t!r} is not a score; available: {', '.join(attrs.score_names)}")
     options = SourceOptions(trust_pickle=trust_pickle, truncation=truncation, label=label, device=dev)
-    gen_source = open_source(gen, options)
-    n_gen = gen_source.resolve_num_samples(num_samples)
-    real_source = open_source(real, SourceOptions(trust_pickle=trust_pickle)) if real is not None else None
+    gen_side = Side.open(gen, "gen", num_samples, options)
+    gen_source, n_gen = gen_side.source, gen_side.num_samples
+    real_side = Side.open(real, "real", num_real, SourceOptions(trust_pickle=trust_pickle)) if real is not None else None
+    if real_side is not None and real_side.is_statistics:
+        raise GanEvalError(f"{real} is a statistics file; the audit measures attributes on real images")
+    real_source = real_side.source if real_side is not None else None
     if real_source is None and ref_kind == "real":
         ref_kind = "uniform"
-    n_real = real_source.resolve_num_samples(num_real) if real_source is not None else 0
+    n_real = real_side.num_samples if real_side is not None else 0
     model = latent_model(gen_source.model) if isinstance(gen_source, GeneratorSource) else None
 
     # --- measure --------------------------------------------------------------------------------------
@@ -269,15 +272,15 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
     # --- verdict --------------------------------------------------------------------------------------
     items = findings(rep, jnt, walk_results, thr)
     metrics, ci = _metrics(rep, jnt, walk_results)
-    provenance = {
-        "gen": str(gen) if isinstance(gen, (str, os.PathLike)) else type(gen).__name__,
-        "gen_description": gen_source.description, "real": None if real is None else str(real) if isinstance(real, (str, os.PathLike)) else type(real).__name__,
-        "n_gen": n_gen, "n_real": n_real, "seed": seed, "bootstrap": bootstrap, "level": level,
-        "reference": ref_kind, "attribute_extractors": [ex.describe() for ex in attrs.extractors],
-        "walks": {"images": walk_images, "steps": walk_steps, "step_size": walk_step_size, "mode": walk_mode},
-        "thresholds": {f: getattr(thr, f) for f in thr.__dataclass_fields__},
-        "gan_eval_version": __version__, "torch_version": torch.__version__, "device": str(dev),
-    }
+    provenance = build_provenance(
+        gen=str(gen) if isinstance(gen, (str, os.PathLike)) else type(gen).__name__,
+        gen_description=gen_source.description,
+        real=None if real is None else str(real) if isinstance(real, (str, os.PathLike)) else type(real).__name__,
+        n_gen=n_gen, n_real=n_real, seed=seed, bootstrap=bootstrap, level=level,
+        reference=ref_kind, attribute_extractors=[ex.describe() for ex in attrs.extractors],
+        walks={"images": walk_images, "steps": walk_steps, "step_size": walk_step_size, "mode": walk_mode},
+        thresholds={f: getattr(thr, f) for f in thr.__dataclass_fields__}, device=str(dev),
+    )
     if gate_rules is not None:
         items = _apply_gate(gate_rules, metrics, ci, provenance, items)
     provenance["wall_time_s"] = round(time.time() - started, 2)
