@@ -142,7 +142,6 @@ def compute_statistics(real: Any, output: str | Path, options: Options | None = 
     ``fid_only`` the features and logits, so KID, precision/recall and density/coverage can use it.
     ``num_samples`` (or ``num_real``) caps the images read.
     """
-    from gan_eval.result import now, versions
     from gan_eval.sources import SourceOptions
     from gan_eval.statistics import save_stats
 
@@ -156,7 +155,7 @@ def compute_statistics(real: Any, output: str | Path, options: Options | None = 
     feature_set = side.features(fe, need_features=not fid_only, cache=open_cache(opts), options=opts)
     if fid_only:
         feature_set.features = feature_set.logits = None
-    meta = {**fe.describe(), **public_side_meta(feature_set.meta), "versions": versions(), "created": now()}
+    meta = build_provenance(extractor=fe, **public_side_meta(feature_set.meta))
     save_stats(output, feature_set, meta)
     return meta
 
