@@ -22,6 +22,7 @@ from gan_eval.options import Options  # noqa: E402  (light)
 _LAZY: dict[str, str] = {
     "EvaluationResult": "gan_eval.result",
     "evaluate": "gan_eval.api",
+    "Evaluator": "gan_eval.evaluator",
     "compute_statistics": "gan_eval.api",
     "extract_reference": "gan_eval.api",
     "sample_images": "gan_eval.api",
@@ -31,6 +32,7 @@ _LAZY: dict[str, str] = {
     "sweep": "",
     "gate": "",
     "metrics": "",
+    "evaluator": "",
     "extractors": "",
     "weights": "",
     "generators": "",  # the repository's generators/ folder, installed as gan_eval.generators

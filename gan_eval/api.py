@@ -73,65 +73,53 @@ def evaluate(
     ``paired=True`` the i-th translated image is also compared with the i-th real image (L1, PSNR,
     SSIM in ``result.metrics``).
     """
-    from gan_eval.intervals import metric_intervals
-    from gan_eval.metrics import (
-        MetricContext,
-        MetricOptions,
-        compute_metrics,
-        get_metrics,
-        metric_provenance,
-    )
+    started = time.perf_counter()
+    from gan_eval.evaluator import Evaluator
+    from gan_eval.metrics import MetricOptions, get_metrics
     from gan_eval.pipeline import resolve_device
     from gan_eval.sources import SourceOptions
 
     opts, rest = Options.split(options, dict(shared))
     _no_extra("evaluate", rest)
-    started = time.perf_counter()
     specs = get_metrics(metrics)
     if paired:
         specs += [s for s in get_metrics("l1,psnr,ssim") if s not in specs]
     elif any(s.needs_paired for s in specs):
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_paired)} compare each translated image with "
                            f"its target: pass an image-to-image model, --source, --real and --paired")
-    mopts = (metric_options or MetricOptions()).for_run(opts.seed, opts.ci)
     needs_real = any(s.needs_real for s in specs)
     if needs_real and real is None:
         raise GanEvalError(f"{', '.join(s.name for s in specs if s.needs_real)} need a real reference (--real)")
-    needs_logits = any(s.needs_logits for s in specs)
-    need_features = any(s.needs_features for s in specs)
     if paired and (source is None or real is None):
         raise GanEvalError("paired metrics need an image-to-image model, --source and --real")
+    from gan_eval.distributed import world_size
+
+    if paired and world_size() > 1:
+        raise GanEvalError("--paired runs in one process only (its per-image metrics are not sharded yet); "
+                           "run it without torchrun")
     extractor_device = getattr(opts.extractor, "device", None)
     source_options = SourceOptions(skip_bad_files=opts.skip_bad_files, trust_pickle=opts.trust_pickle,
                                    value_range=value_range, truncation=truncation, label=label, translate=source,
                                    device=extractor_device if extractor_device is not None else resolve_device(opts.device))
-    cache = open_cache(opts)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as recorded:
         warnings.simplefilter("always")
         # Validate both sides before loading the network or extracting anything.
         real_side = Side.open(real, "real", opts.num_real, source_options) if needs_real else None
         gen_side = Side.open(gen, "gen", opts.num_samples, source_options)
-        fe = open_extractor(opts)
-        if needs_logits and not fe.has_logits:
-            raise GanEvalError(f"the Inception Score needs class logits, which extractor {fe.name!r} does not give")
-        # Intervals resample the real features when there are any; a mean/covariance-only statistics
-        # file is held fixed instead (said in ci_info).
-        real_needs = need_features or (opts.ci is not None and real_side is not None and not real_side.is_statistics)
-        real_set = real_side.features(fe, need_features=real_needs, cache=cache, options=opts) if real_side else None
-        pairing = _Pairing(real_side, opts.batch_size, opts.seed, mopts.psnr_cap) if paired else None
-        gen_set = gen_side.features(fe, need_features=need_features or needs_logits or opts.ci is not None,
-                                    cache=cache, options=opts, on_batch=pairing.update if pairing else None)
-        ctx = MetricContext(gen_set, real_set, mopts, paired=pairing)
-        values = compute_metrics(specs, ctx)
-        intervals, ci_info = metric_intervals(specs, ctx, values, opts.ci, opts.bootstrap, opts.seed)
+        cap = (metric_options or MetricOptions()).psnr_cap
+        pairing = _Pairing(real_side, opts.batch_size, opts.seed, cap) if paired else None
+        evaluator = Evaluator([s.name for s in specs], real=real_side, options=opts, metric_options=metric_options,
+                              pairs=pairing)
+        evaluator.add_side(gen_side, on_batch=pairing.update if pairing else None)
+        result = evaluator.compute()
         caught = list(dict.fromkeys(str(w.message) for w in recorded))
     for message in caught:
         warnings.warn(message, stacklevel=2)
-    provenance = build_provenance(extractor=fe, seed=opts.seed, gen_set=gen_set, real_set=real_set,
-                                  metric_options=metric_provenance(ctx, values), fid_method=ctx.details.get("fid", {}).get("method"),
-                                  started=started, warnings=caught)
-    return EvaluationResult(values, provenance, ctx.details, caught, intervals, ci_info)
+    result.warnings = caught
+    result.provenance["warnings"] = caught
+    result.provenance["wall_time_s"] = round(time.perf_counter() - started, 3)
+    return result
 
 
 def compute_statistics(real: Any, output: str | Path, options: Options | None = None, *, fid_only: bool = False,
@@ -156,7 +144,10 @@ def compute_statistics(real: Any, output: str | Path, options: Options | None = 
     if fid_only:
         feature_set.features = feature_set.logits = None
     meta = build_provenance(extractor=fe, **public_side_meta(feature_set.meta))
-    save_stats(output, feature_set, meta)
+    from gan_eval.distributed import is_writer
+
+    if is_writer():  # under torchrun every rank holds the merged set; rank 0 writes it
+        save_stats(output, feature_set, meta)
     return meta
 
 

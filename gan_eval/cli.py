@@ -118,6 +118,7 @@ _CLI_SPELLING: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[Any], 
     "num_samples": (("--num-samples", "-n"), {"type": click.IntRange(min=2)}, None),
     "num_real": (("--num-real",), {"type": click.IntRange(min=2)}, None),
     "batch_size": (("--batch-size",), {"type": click.IntRange(min=1)}, None),
+    "workers": (("--workers",), {"type": click.IntRange(min=0)}, None),
     "device": (("--device",), {"type": str}, None),
     "seed": (("--seed",), {"type": int}, None),
     "ci": (("--ci",), {"type": click.FloatRange(0.5, 1, max_open=True), "metavar": "LEVEL"}, None),
@@ -197,6 +198,47 @@ def shared_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., 
         return wrapper
 
     return decorate
+
+
+# --------------------------------------------------------------------------- torchrun
+
+
+def distributed_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that extracts features sharded over the processes torchrun started.
+
+    With ``WORLD_SIZE`` > 1 in the environment it joins the process group (``nccl`` for a CUDA
+    ``--device``, else ``gloo``; see :func:`gan_eval.distributed.init_from_env`), runs the command under
+    :func:`gan_eval.distributed.guard` (one rank's failure fails every rank with its message, never a
+    hang) and leaves the group at the end. Ranks other than 0 show no progress and no warnings; the
+    command prints and writes only where :func:`gan_eval.distributed.is_writer`. Placed under
+    :func:`shared_options` (it reads ``--device``); without torchrun it only calls the command.
+    """
+    @functools.wraps(func)
+    def wrapper(*args: Any, options: Options, **kwargs: Any) -> Any:
+        from gan_eval import distributed  # light: torch only once a group is joined
+
+        if distributed.env_world_size() <= 1:
+            return func(*args, options=options, **kwargs)
+        from gan_eval.pipeline import resolve_device
+
+        distributed.init_from_env(resolve_device(options.device))
+        try:
+            with distributed.guard():
+                if not distributed.is_writer():
+                    options = options.but(progress=False)
+                    warnings.simplefilter("ignore")
+                return func(*args, options=options, **kwargs)
+        finally:
+            distributed.shutdown()
+
+    return wrapper
+
+
+def is_writer() -> bool:
+    """True where results are printed and files written: always, except on torchrun ranks other than 0."""
+    from gan_eval.distributed import is_writer as writer
+
+    return writer()
 
 
 # --------------------------------------------------------------------------- the error boundary
@@ -306,6 +348,8 @@ def _run_evaluation(options: Options, metrics: str, gen: str, real: str, kid_sub
         from gan_eval.api import evaluate as run_evaluate
 
         result = run_evaluate(gen, real, metrics, options, **inputs)
+    if not is_writer():
+        return
     click.echo(format_result_table(result))
     if json_path:
         result.to_json(json_path)
@@ -316,6 +360,7 @@ def _run_evaluation(options: Options, metrics: str, gen: str, real: str, kid_sub
 @main.command()
 @_evaluation_inputs
 @shared_options(*_EVALUATION_OPTIONS)
+@distributed_command
 def fid(options: Options, **kwargs: Any) -> None:
     """Fréchet Inception Distance between --gen and --real."""
     _run_evaluation(options, "fid", **kwargs)
@@ -332,6 +377,7 @@ def fid(options: Options, **kwargs: Any) -> None:
               help="--per-class: samples generated per class (and as many per class for the balance).")
 @_evaluation_inputs
 @shared_options(*_EVALUATION_OPTIONS)
+@distributed_command
 def evaluate(options: Options, metrics: str, **kwargs: Any) -> None:
     """Several metrics from one feature pass per side."""
     _run_evaluation(options, metrics, **kwargs)
@@ -343,8 +389,9 @@ def evaluate(options: Options, metrics: str, **kwargs: Any) -> None:
 @click.option("--real", required=True, help="Real images, scored once and shared by both generators.")
 @click.option("--metrics", "-m", default="fid,pr,dc", show_default=True, help="Comma-separated: fid, is, kid, pr, dc.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the comparison as JSON.")
-@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "device", "seed", "ci", "bootstrap",
-                "cache", "cache_dir", "trust_pickle", "progress")
+@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
+                "bootstrap", "cache", "cache_dir", "trust_pickle", "progress")
+@distributed_command
 def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, json_path: str | None) -> None:
     """Paired comparison of two generators (--gen A --gen B) on the same reference: B − A with intervals.
 
@@ -357,6 +404,8 @@ def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, js
     if len(gens) != 2:
         raise GanEvalError(f"compare needs exactly two --gen (A and B), got {len(gens)}")
     result = run_compare(gens[0], gens[1], real, metrics, options)
+    if not is_writer():
+        return
     click.echo(format_comparison(result))
     if json_path:
         result.to_json(json_path)
@@ -369,12 +418,16 @@ def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, js
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Statistics file to write (.npz).")
 @click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None, help="Images to use [default: all].")
 @click.option("--fid-only", is_flag=True, help="Store only mean/covariance (small file; FID only).")
-@shared_options("extractor", "weights", "batch_size", "device", "cache", "cache_dir", "skip_bad_files", "progress")
+@shared_options("extractor", "weights", "batch_size", "workers", "device", "cache", "cache_dir", "skip_bad_files",
+                "progress")
+@distributed_command
 def stats(options: Options, real: str, output: str, num_samples: int | None, fid_only: bool) -> None:
     """Precompute reference statistics once; pass the file as --real later."""
     from gan_eval.api import compute_statistics
 
     meta = compute_statistics(real, output, options.but(num_samples=num_samples), fid_only=fid_only)
+    if not is_writer():
+        return
     click.echo(f"wrote {output}: {meta['n']} images, {meta['extractor']} ({meta['feature_dim']} features)"
                f"{', mean/covariance only' if fid_only else ''}")
 
@@ -506,8 +559,9 @@ def demo(options: Options, output: str, num_samples: int) -> None:
               help_text=lambda: "Comma-separated [default: fid,pr,dc, plus is when the extractor has logits]; "
                                 f"from: {', '.join(metric_names())}.")
 @click.option("--strip", type=click.IntRange(min=0), default=8, show_default=True, help="Sample images shown per psi.")
-@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "device", "seed", "ci", "bootstrap",
-                "cache", "cache_dir", "trust_pickle", "progress")
+@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
+                "bootstrap", "cache", "cache_dir", "trust_pickle", "progress")
+@distributed_command
 def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics: str | None, strip: int) -> None:
     """Truncation sweep: FID, precision/recall, density/coverage (and IS) per psi; CSV, JSON, plot, HTML."""
     from pathlib import Path
@@ -518,6 +572,8 @@ def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics:
     if Path(output).exists() and not Path(output).is_dir():
         raise GanEvalError(f"--output {output} exists and is not a folder")
     result = run_sweep(gen, real, psi, metrics, options, strip=strip)
+    if not is_writer():
+        return
     write_sweep(result, output)
     click.echo(format_sweep_table(result))
     click.echo(f"\nwrote sweep.csv, sweep.json, sweep.png/.svg, strips/ and index.html to {output}/")
@@ -554,7 +610,7 @@ def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics:
               help="CSV: file column + columns named like attributes (0/1, or level names); corrects proportions.")
 @click.option("--truncation", type=float, default=None, help="Generator checkpoints: truncation (as for evaluate).")
 @click.option("--class", "label", type=click.IntRange(min=0), default=None, help="Conditional checkpoints: this class only.")
-@shared_options("num_real", "batch_size", "device", "seed", "bootstrap", "trust_pickle", "progress")
+@shared_options("num_real", "batch_size", "workers", "device", "seed", "bootstrap", "trust_pickle", "progress")
 def audit(options: Options, gen: str, real: str | None, attributes: str, classifier: str | None, target: str | None,
           reference: str, output: str, num_samples: int, walk_images: int, walk_steps: int, walk_step_size: float,
           walk_mode: str, no_walks: bool, threshold_pairs: tuple[str, ...], rules: str | None, fail_on: str | None,

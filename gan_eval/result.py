@@ -71,6 +71,9 @@ def build_provenance(*, extractor: Any = None, gen_set: Any = None, real_set: An
         doc["device"] = str(extractor.device)
     if seed is not None:
         doc["seed"] = seed
+    from gan_eval.distributed import world_size
+
+    doc["world_size"] = world_size()  # processes that shared the work (torchrun); the numbers do not depend on it
     if gen_set is not None or real_set is not None:
         doc["n_gen"] = gen_set.n if gen_set is not None else None
         doc["n_real"] = real_set.n if real_set is not None else None

@@ -145,7 +145,8 @@ class Side:
         keep = need_features or self.num_samples <= extractor.feature_dim
         feature_set = extract_features_cached(
             self.source, extractor, self.num_samples, cache if self.role == "real" else None,
-            batch_size=options.batch_size, seed=options.seed, keep_features=keep, progress=options.progress,
+            batch_size=options.batch_size, workers=options.workers, seed=options.seed, keep_features=keep,
+            progress=options.progress,
             label=f"{self.role}: {self.source.description}", on_batch=on_batch,
         )
         feature_set.meta.update({"extractor": extractor.name, "weights_sha256": extractor.weights_sha256})

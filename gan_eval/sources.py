@@ -12,7 +12,9 @@ group — the core never imports it. A resolver may return a :class:`Source` or 
 Conversions, recorded in ``Source.conversions``: grey is repeated to RGB, an alpha channel is
 dropped (as PIL's ``convert("RGB")`` and torch-fidelity do). Mixed image sizes are allowed: each
 image reaches the extractor at its native size and the extractor resizes it (no crop); a batch is
-cut where the size changes, so results do not depend on how sizes are mixed.
+cut where the size changes, so results do not depend on how sizes are mixed. Image folders are
+decoded through a ``DataLoader`` (``--workers N`` processes, 0: the main process); the batches do
+not depend on N.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from gan_eval.distributed import Shard
 from gan_eval.errors import GanEvalError
-from gan_eval.models import Generator, generator_kind
+from gan_eval.models import Generator, draw_labels, generator_kind, has_latents
 from gan_eval.registry import Registry
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -96,8 +99,16 @@ class Source(ABC):
     def length(self) -> int | None: ...
 
     @abstractmethod
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        """Yield ``uint8`` ``N×3×H×W`` batches, ``num_samples`` images in all."""
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
+        """Yield ``uint8`` ``N×3×H×W`` batches, ``num_samples`` images in all.
+
+        ``workers`` (processes decoding files ahead of the caller) and ``pin_memory`` (page-locked
+        batches for a CUDA extractor) are hints for sources that decode files (directories); the
+        others accept and ignore them. Neither may change the images. ``shard`` (several processes,
+        :mod:`gan_eval.distributed`): yield only this rank's global batches ``rank, rank+world, …``, in
+        order, each exactly the batch one process would make (None: every batch).
+        """
 
     def content_hash(self) -> str | None:
         return None
@@ -149,8 +160,10 @@ class ArraySource(Source):
     def length(self) -> int:
         return int(self.tensor.shape[0])
 
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        for start in range(0, num_samples, batch_size):
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
+        for index in (shard or Shard()).batch_indices(num_samples, batch_size):
+            start = index * batch_size
             yield to_uint8(self.tensor[start : min(start + batch_size, num_samples)], self.value_range)
 
     def content_hash(self) -> str:
@@ -165,8 +178,106 @@ class _ImageFile:
     rel: str
 
 
+#: What PIL raises for a file it cannot read (UnidentifiedImageError is an OSError); anything else is a bug.
+UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
+
+
+def decode_image_file(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
+    """One image file as ``uint8`` ``3×H×W`` (converted to RGB as PIL's ``convert("RGB")`` does) and its PIL mode.
+
+    Raises what PIL raises for an unreadable file (see :data:`UNREADABLE_IMAGE_ERRORS`).
+    """
+    from PIL import Image
+
+    with Image.open(path) as img:
+        mode = img.mode
+        array = np.array(img if mode == "RGB" else img.convert("RGB"))  # a writable copy, owned by the tensor
+    return torch.from_numpy(array).permute(2, 0, 1), mode
+
+
+@dataclass
+class DecodedChunk:
+    """Consecutive files of a :class:`DirectorySource`, decoded together (in a worker process or not).
+
+    ``modes`` and ``errors`` have one entry per file, in file order: the file's PIL mode, or None when
+    it could not be read, with the first line of the reason in ``errors``. ``runs`` holds the readable
+    images stacked ``N×3×H×W`` by runs of equal size, in file order: one tensor per run, so a worker
+    hands over a few tensors (not one per image) and a folder of one size gives one per chunk.
+    """
+
+    runs: list[torch.Tensor]
+    modes: list[str | None]
+    errors: list[str | None]
+
+    def pin_memory(self) -> DecodedChunk:
+        """The same chunk with its images in page-locked memory (called by the DataLoader on CUDA)."""
+        return DecodedChunk([run.pin_memory() for run in self.runs], self.modes, self.errors)
+
+
+class DirectoryDecoding(torch.utils.data.Dataset):
+    """A map-style dataset over image files in chunks: item ``k`` decodes files ``[k·chunk, (k+1)·chunk)``.
+
+    Unreadable files are reported in the chunk, never raised, so :meth:`DirectorySource.iter_batches`
+    raises (or skips) them in file order with the same message whichever process decoded them.
+    """
+
+    def __init__(self, paths: list[Path], chunk: int) -> None:
+        self.paths = paths
+        self.chunk = max(1, int(chunk))
+
+    def __len__(self) -> int:
+        return (len(self.paths) + self.chunk - 1) // self.chunk
+
+    def __getitem__(self, index: int) -> DecodedChunk:
+        runs: list[list[torch.Tensor]] = []
+        modes: list[str | None] = []
+        errors: list[str | None] = []
+        for path in self.paths[index * self.chunk:(index + 1) * self.chunk]:
+            try:
+                image, mode = decode_image_file(path)
+            except UNREADABLE_IMAGE_ERRORS as exc:
+                modes.append(None)
+                errors.append((str(exc).splitlines() or [""])[0] or type(exc).__name__)
+                continue
+            if not runs or runs[-1][0].shape != image.shape:
+                runs.append([])
+            runs[-1].append(image)
+            modes.append(mode)
+            errors.append(None)
+        return DecodedChunk([_stack(run) for run in runs], modes, errors)
+
+
+def _stack(images: list[torch.Tensor]) -> torch.Tensor:
+    """Images of one size as one contiguous ``N×3×H×W`` tensor.
+
+    In a worker, ``default_collate`` writes it straight into shared memory (one copy less on the way
+    to the main process). In the main process numpy copies on one thread: torch's multi-threaded copy
+    waits for cores that the forward pass (or another process) holds, 2-4× slower on a busy 2-core
+    machine.
+    """
+    if torch.utils.data.get_worker_info() is not None:
+        return torch.utils.data.default_collate(images)
+    out = np.empty((len(images), *images[0].shape), dtype=np.uint8)  # C order: contiguous N×3×H×W
+    return torch.from_numpy(np.stack([image.numpy() for image in images], out=out))
+
+
+def _join(segments: list[tuple[torch.Tensor, int, int]], pin_memory: bool) -> torch.Tensor:
+    """One batch from ``(run, start, stop)`` slices: a whole run as it is (already pinned), else a copy."""
+    if len(segments) == 1:
+        run, start, stop = segments[0]
+        return run if start == 0 and stop == run.shape[0] else run[start:stop]
+    batch = torch.cat([run[start:stop] for run, start, stop in segments])
+    return batch.pin_memory() if pin_memory else batch
+
+
 class DirectorySource(Source):
-    """Every image file under a directory (recursive, sorted by relative path, symlinks followed)."""
+    """Every image file under a directory (recursive, sorted by relative path, symlinks followed).
+
+    Files are decoded through a ``torch.utils.data.DataLoader``: with ``workers=N`` in N processes
+    that decode the next chunks while the caller runs the forward pass, with ``workers=0`` in this
+    process. Batches are formed here, in file order, from the decoded chunks, so the batches (and
+    every result) are the same for any N.
+    """
 
     kind = "directory"
 
@@ -191,44 +302,107 @@ class DirectorySource(Source):
     def length(self) -> int:
         return len(self.files)
 
-    def _decode(self, item: _ImageFile) -> torch.Tensor | None:
-        from PIL import Image, UnidentifiedImageError
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
+        """Batches of up to ``batch_size`` images in file order, cut where the image size changes.
 
+        With a ``shard`` of several processes this rank reads only its files: the index ranges
+        ``[g·batch_size, (g+1)·batch_size)`` of the sorted list for its global batches ``g``. For a
+        folder of one image size without unreadable files the batches are exactly one process's;
+        with mixed sizes the cuts may fall elsewhere (features equal up to float rounding), and with
+        ``skip_bad_files`` a skipped file is not replaced by a later one.
+
+        ``workers`` decoding processes (0: this one) and ``pin_memory`` (page-locked batches, for
+        CUDA) change how fast the batches come, never what they hold. An unreadable file raises a
+        :class:`GanEvalError` naming it, or with ``skip_bad_files`` is skipped and counted.
+        """
+        # Without skipping, a bad file ends the run, so no file past the first num_samples is needed.
+        files = self.files if self.skip_bad_files else self.files[:num_samples]
+        if shard is not None and not shard.is_single:
+            files = [item for g in shard.batch_indices(num_samples, batch_size)
+                     for item in self.files[g * batch_size:min((g + 1) * batch_size, num_samples)]]
+            num_samples = len(files)
+            if not files:
+                return
+        dataset = DirectoryDecoding([item.path for item in files], batch_size)
+        # One chunk leaves nothing to decode ahead of the forward pass: a worker would only add its start-up.
+        workers = max(0, min(int(workers), len(dataset))) if len(dataset) > 1 else 0
+        with warnings.catch_warnings():
+            # More workers than cores was asked for explicitly; PyTorch's multi-line advice is noise here.
+            warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
+            loader = torch.utils.data.DataLoader(
+                dataset, batch_size=None, shuffle=False, num_workers=workers,
+                pin_memory=pin_memory, generator=torch.Generator(),  # own generator: leave the global RNG alone
+            )
+            chunks = self._chunks(iter(loader))
+        pending: list[tuple[torch.Tensor, int, int]] = []  # (run, start, stop) slices of the next batch
+        pending_n = 0
         try:
-            with Image.open(item.path) as img:
-                mode = img.mode
-                if mode != "RGB":
-                    self.conversions[f"{mode}->RGB"] += 1
-                array = np.asarray(img.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-            if self.skip_bad_files:
-                self.skipped_files.append(item.rel)
-                return None
-            raise GanEvalError(
-                f"cannot read image {item.path}: {str(exc).splitlines()[0] or type(exc).__name__} "
-                f"(use --skip-bad-files to skip unreadable files)"
-            ) from None
-        return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        pending: list[torch.Tensor] = []
-        emitted = 0
-        for item in self.files:
-            if emitted + len(pending) >= num_samples:
-                break
-            image = self._decode(item)
-            if image is None:
-                continue
-            if pending and (len(pending) >= batch_size or pending[0].shape != image.shape):
-                emitted += len(pending)
-                yield torch.stack(pending)
-                pending = []
-            pending.append(image)
+            for run, position in self._images(chunks, files, dataset.chunk, num_samples):
+                if pending and (pending_n >= batch_size or pending[-1][0].shape[1:] != run.shape[1:]):
+                    yield _join(pending, pin_memory)
+                    pending, pending_n = [], 0
+                if pending and pending[-1][0] is run and pending[-1][2] == position:
+                    pending[-1] = (run, pending[-1][1], position + 1)
+                else:
+                    pending.append((run, position, position + 1))
+                pending_n += 1
+        finally:
+            chunks.close()  # stops the workers: enough images, an error, or the caller stopped early
         if pending:
-            yield torch.stack(pending)
+            yield _join(pending, pin_memory)
         if self.skipped_files:
             warnings.warn(f"skipped {len(self.skipped_files)} unreadable file(s) in {self.root}: "
                           f"{', '.join(self.skipped_files[:5])}{' …' if len(self.skipped_files) > 5 else ''}")
+
+    def _images(self, chunks: Iterator[DecodedChunk], files: list[_ImageFile], chunk_size: int,
+                num_samples: int) -> Iterator[tuple[torch.Tensor, int]]:
+        """``(run, index)`` of each image to use, in file order, until ``num_samples``.
+
+        Unreadable files are raised or skipped here, and conversions counted here, for the images used
+        only, so both are the same whichever process decoded them.
+        """
+        accepted = 0
+        for index, chunk in enumerate(chunks):
+            run_index = position = 0
+            for offset, mode in enumerate(chunk.modes):
+                if accepted >= num_samples:
+                    return
+                item = files[index * chunk_size + offset]
+                if mode is None:
+                    if self.skip_bad_files:
+                        self.skipped_files.append(item.rel)
+                        continue
+                    raise GanEvalError(f"cannot read image {item.path}: {chunk.errors[offset]} "
+                                       f"(use --skip-bad-files to skip unreadable files)")
+                if mode != "RGB":
+                    self.conversions[f"{mode}->RGB"] += 1
+                run = chunk.runs[run_index]
+                yield run, position
+                accepted += 1
+                position += 1
+                if position == run.shape[0]:
+                    run_index, position = run_index + 1, 0
+            if accepted >= num_samples:
+                return  # before waiting for a chunk that is not needed
+
+    def _chunks(self, iterator: Iterator[DecodedChunk]) -> Iterator[DecodedChunk]:
+        """The loader's chunks in order; a worker process that dies is a one-line error, not a hang."""
+        try:
+            while True:
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    return
+                except RuntimeError as exc:
+                    if "DataLoader worker" not in str(exc):
+                        raise
+                    raise GanEvalError(f"an image-decoding worker process stopped while reading {self.root} "
+                                       f"({str(exc).splitlines()[0]}); rerun with --workers 0 to decode in "
+                                       f"the main process") from None
+                yield chunk
+        finally:
+            del iterator  # shuts the worker processes down now, also when the caller stops early
 
     def content_hash(self) -> str:
         """SHA-256 over every file's relative path and bytes: any changed, added or removed image changes it."""
@@ -259,37 +433,78 @@ class GeneratorSource(Source):
     def length(self) -> None:
         return None
 
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
         return sample_batches(self.model, num_samples, batch_size, seed, value_range=self.value_range,
-                              description=self.description)
+                              description=self.description, shard=shard)
 
 
 def sample_batches(model: Any, num_samples: int, batch_size: int, seed: int, *, label: int | None = None,
-                   value_range: tuple[float, float] | None = None, description: str = "generator") -> Iterator[torch.Tensor]:
+                   value_range: tuple[float, float] | None = None, description: str = "generator",
+                   shard: Shard | None = None) -> Iterator[torch.Tensor]:
     """The one sampling loop: ``uint8`` ``N×3×H×W`` batches of ``model.sample``, seeded, without gradients.
 
     All randomness comes from one CPU ``torch.Generator`` seeded with ``seed``, so a seed and a batch
     size give the same images on every run. ``label`` asks a conditional model (``sample(n, generator,
     labels=...)``) for that class only. ``value_range`` defaults to the model's ``output_range``.
     :class:`GeneratorSource` and the per-class workflow both sample through this one loop.
+
+    ``shard`` (several processes): every global batch still draws its noise (and random classes) from
+    the one seeded stream, in order, so the union of all ranks' images is exactly one process's; only
+    this rank's batches are decoded. Other ranks' draws are skipped with ``latents(n, generator)`` (and
+    ``labels(n, generator)`` for a conditional model drawing its own classes) when the model has
+    ``latents`` and ``decode``; a model with only ``sample(n, generator)`` is sampled for every batch
+    and the others' images discarded — the same images, but no speed-up.
     """
     rng = torch.Generator().manual_seed(seed)
+    shard = shard or Shard()
     value_range = getattr(model, "output_range", None) if value_range is None else value_range
     if hasattr(model, "eval"):
         model.eval()
     with torch.no_grad():
         for start in range(0, num_samples, batch_size):
             n = min(batch_size, num_samples - start)
+            if not shard.owns(start // batch_size):
+                if _skip_draws(model, n, rng, label):
+                    continue
+                model.sample(n, rng) if label is None else model.sample(
+                    n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
+                continue
             if label is None:
                 images = model.sample(n, rng)
             else:
                 images = model.sample(n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
             if not isinstance(images, torch.Tensor) or images.shape[0] != n:
                 raise GanEvalError(f"{description}: sample({n}, generator) must return a tensor of {n} images")
-            if images.dtype == torch.uint8:
-                yield to_uint8(images.cpu(), None)
-            else:
-                yield to_uint8(images.detach().cpu(), value_range)
+            # Quantised where the model ran: on CUDA the images stay on the device for the extractor.
+            yield to_uint8(images.detach(), None if images.dtype == torch.uint8 else value_range)
+
+
+def _skip_draws(model: Any, n: int, rng: torch.Generator, label: int | None) -> bool:
+    """Advance ``rng`` past another rank's batch of ``n`` as ``sample`` would, without decoding.
+
+    False when the model has no ``latents``/``decode`` (the caller then samples and discards).
+    """
+    if not has_latents(model):
+        return False
+    model.latents(n, rng)
+    if label is None and generator_kind(model) == "conditional":
+        labels = getattr(model, "labels", None)
+        labels(n, rng) if callable(labels) else draw_labels(model, n, rng)
+    return True
+
+
+def iter_own_batches(source: Source, num_samples: int, batch_size: int, seed: int, shard: Shard | None = None,
+                     **hints: Any) -> Iterator[torch.Tensor]:
+    """``source``'s batches for ``shard``: through its ``shard`` argument, or (a source of a plug-in
+    that has none) every batch read and only this rank's kept — the same batches, no speed-up."""
+    import inspect
+
+    if shard is None or shard.is_single:
+        return source.iter_batches(num_samples, batch_size, seed, **hints)
+    if "shard" in inspect.signature(source.iter_batches).parameters:
+        return source.iter_batches(num_samples, batch_size, seed, shard=shard, **hints)
+    return shard.own_batches(source.iter_batches(num_samples, batch_size, seed, **hints))
 
 
 class LoaderSource(Source):
@@ -316,7 +531,13 @@ class LoaderSource(Source):
             raise GanEvalError(f"{self.description} has no known length; pass num_samples")
         return super().resolve_num_samples(num_samples)
 
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
+        """The loader's batches in order; with a ``shard`` every batch is read and only this rank's
+        (numbered as the loader gives them) yielded."""
+        if shard is not None and not shard.is_single:
+            yield from shard.own_batches(self.iter_batches(num_samples, batch_size, seed))
+            return
         seen = 0
         for batch in self.loader:
             if isinstance(batch, (tuple, list)):
@@ -349,9 +570,10 @@ class TranslatedSource(Source):
     def length(self) -> int | None:
         return self.inputs.length
 
-    def iter_batches(self, num_samples: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        for batch in self.inputs.iter_batches(num_samples, batch_size, seed):
-            yield to_uint8(self.model.translate(batch).detach().cpu(), self.model.output_range)
+    def iter_batches(self, num_samples: int, batch_size: int, seed: int, *, workers: int = 0,
+                     pin_memory: bool = False, shard: Shard | None = None) -> Iterator[torch.Tensor]:
+        for batch in iter_own_batches(self.inputs, num_samples, batch_size, seed, shard, workers=workers):
+            yield to_uint8(self.model.translate(batch).detach(), self.model.output_range)
 
 
 # --- resolving user specs ----------------------------------------------------------------------------

@@ -100,6 +100,94 @@ class FeatureSet:
         return self.stats.n
 
 
+class FeatureAccumulator:
+    """Streams extractor outputs into what the metrics need, and nothing more.
+
+    Float64 sums always (constant memory in N); raw features and logits only when kept. With
+    ``keep_features=None`` features are kept while there are no more samples than dimensions (FID is
+    then computed exactly from them) and dropped as soon as N exceeds the dimension, so memory stays
+    bounded by ``dim × dim`` whatever N is.
+    """
+
+    def __init__(self, dim: int, device: torch.device, *, keep_features: bool | None = True,
+                 keep_logits: bool = True) -> None:
+        self.dim, self.device = dim, torch.device(device)
+        self.keep_features, self.keep_logits = keep_features, keep_logits
+        self.reset()
+
+    def reset(self) -> None:
+        from gan_eval.distributed import current_shard
+
+        self.stats = FeatureStats(self.dim, self.device)
+        self._features: list[torch.Tensor] | None = [] if self.keep_features is not False else None
+        self._logits: list[torch.Tensor] | None = [] if self.keep_logits else None
+        # Global batch index of each kept chunk: the k-th batch added on rank r of W is batch r + k·W
+        # (how sources shard, see gan_eval.distributed), so chunks from every rank merge in order.
+        self.shard = current_shard()
+        self._indices: list[int] = []
+
+    @property
+    def n(self) -> int:
+        return self.stats.n
+
+    @property
+    def held_rows(self) -> int:
+        """Rows of raw features held (0 when only the sums are kept)."""
+        return sum(f.shape[0] for f in self._features) if self._features else 0
+
+    def update(self, out: dict[str, torch.Tensor]) -> None:
+        """Add one batch of extractor output (``{"features": B×dim, "logits": B×K}``).
+
+        Under ``torch.distributed`` the k-th batch added on rank r of W is global batch ``r + k·W``.
+        """
+        if not self._indices and self.stats.n == 0:
+            from gan_eval.distributed import current_shard
+
+            self.shard = current_shard()  # a group initialised after this accumulator was made
+        self._indices.append(self.shard.rank + len(self._indices) * self.shard.world)
+        self.stats.update(out["features"])
+        if self._features is not None:
+            if self.keep_features is None and self.stats.n > self.dim:
+                self._features = None  # past d samples FID no longer needs them
+            else:
+                self._features.append(out["features"])
+        if self._logits is not None and "logits" in out:
+            self._logits.append(out["logits"])
+
+    def feature_set(self, meta: dict[str, Any] | None = None, *, merge: bool = True) -> FeatureSet:
+        """A :class:`FeatureSet` of everything added so far (the sums are copied, so adding may go on).
+
+        Under ``torch.distributed`` (and ``merge``) every rank must call this: the float64 sums are
+        all-reduced and kept features/logits gathered in global batch order, so every rank gets the
+        set one process would have built. ``merge=False`` gives this rank's part only.
+        """
+        stats = FeatureStats(self.dim, self.device).merge(self.stats)
+        from gan_eval.distributed import current_shard
+
+        if merge and current_shard().world > 1:
+            return self._merged(stats, meta)
+        features = torch.cat(self._features) if self._features else None
+        logits = torch.cat(self._logits) if self._logits else None
+        return FeatureSet(stats, features, logits, dict(meta or {}, n=stats.n))
+
+    def _merged(self, stats: FeatureStats, meta: dict[str, Any] | None) -> FeatureSet:
+        """All ranks' sums (all-reduce) and kept chunks (gathered by global batch index)."""
+        from gan_eval.distributed import all_gather_object, all_reduce_sum, gather_batches
+
+        held = all_gather_object((stats.n, self._features is not None, self._logits is not None))
+        stats.n = sum(n for n, _, _ in held)
+        all_reduce_sum(stats.sum)
+        all_reduce_sum(stats.sum_outer)
+        # keep_features=None keeps features only while N <= dim: decided on the global N, as one process would.
+        keep = all(f for _, f, _ in held) and (self.keep_features is not None or stats.n <= self.dim)
+        features = logits = None
+        if keep:
+            features = gather_batches(list(zip(self._indices, self._features or [])), self.device)
+        if all(lg for _, _, lg in held):
+            logits = gather_batches(list(zip(self._indices, self._logits or [])), self.device)
+        return FeatureSet(stats, features, logits, dict(meta or {}, n=stats.n))
+
+
 def save_stats(path: str | os.PathLike, feature_set: FeatureSet, meta: dict[str, Any]) -> None:
     """Write a reference statistics file atomically (``.npz``; keys ``mu``, ``sigma``, ``n``, sums, meta)."""
     stats = feature_set.stats

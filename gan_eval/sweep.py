@@ -246,7 +246,7 @@ def sweep(
         "psi_meaning": PSI_MEANING[kind],
         "same_seed_per_psi": True,
         **{k: p.get(k) for k in ("extractor", "feature_dim", "weights_sha256", "weights_origin", "official_weights",
-                                 "device", "seed", "n_gen", "n_real", "real", "metric_options", "versions")},
+                                 "device", "seed", "world_size", "n_gen", "n_real", "real", "metric_options", "versions")},
         "metrics": metric_list,
         "strip_size": strip,
         "ci": {"level": ci, "bootstrap": bootstrap} if ci is not None else None,

@@ -126,9 +126,9 @@ def _load_reference(reference: Any) -> tuple[str, dict[str, dict[str, float]] | 
     return "target", targets
 
 
-def _collect(source: Any, n: int, batch_size: int, seed: int) -> torch.Tensor:
-    batches = list(source.iter_batches(n, batch_size, seed))
-    return torch.cat(batches)[:n] if batches else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+def _collect(source: Any, n: int, batch_size: int, seed: int, workers: int = 0) -> torch.Tensor:
+    batches = list(source.iter_batches(n, batch_size, seed, workers=workers))
+    return torch.cat([b.cpu() for b in batches])[:n] if batches else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
 
 
 def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morphometry",
@@ -211,14 +211,14 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
 
     # --- measure --------------------------------------------------------------------------------------
     say(f"sampling {n_gen} generated images from {gen_source.description}")
-    gen_images = _collect(gen_source, n_gen, batch_size, seed)
+    gen_images = _collect(gen_source, n_gen, batch_size, seed, opts.workers)
     say(f"measuring {len(attrs.score_names)} attribute scores")
     gen_scores = attrs.measure(gen_images, batch_size)
     gen_decoded = attrs.decode(gen_scores)
     real_images = real_decoded = None
     if real_source is not None:
         say(f"reading {n_real} real images from {real_source.description}")
-        real_images = _collect(real_source, n_real, batch_size, seed)
+        real_images = _collect(real_source, n_real, batch_size, seed, opts.workers)
         real_decoded = attrs.decode(attrs.measure(real_images, batch_size))
     confusions: dict[str, np.ndarray] = {}
     conf_source: dict[str, str] = {}
