@@ -61,7 +61,7 @@ def evaluate(
 
     ``options`` (or the same names as keywords: ``extractor``, ``weights``, ``num_samples``, ``num_real``,
     ``batch_size``, ``device``, ``seed``, ``ci``, ``bootstrap``, ``cache``, ``cache_dir``,
-    ``skip_bad_files``, ``trust_pickle``, ``progress``; defaults in :data:`gan_eval.options.SHARED`).
+    ``skip_bad_files``, ``trust_pickle``, ``progress``, ``workers``; defaults in :data:`gan_eval.options.SHARED`).
     ``num_samples`` caps the generated side (default: all of a finite source, 10,000 from a generator);
     ``num_real`` caps the real side (default: all). ``ci`` (e.g. 0.95) adds bootstrap intervals to
     ``result.ci`` from the same features, with ``bootstrap`` resamples seeded by ``seed``.

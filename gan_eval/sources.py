@@ -138,7 +138,7 @@ class ArraySource(Source):
         if isinstance(array, np.ndarray):
             array = np.array(array) if not array.flags.writeable else np.ascontiguousarray(array)
         tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
-        tensor = tensor.detach().cpu()
+        tensor = tensor.detach()  # stays on its device: CUDA batches reach a CUDA extractor without a round trip
         if tensor.dim() == 4 and tensor.shape[-1] in (1, 3, 4) and tensor.shape[1] not in (1, 3, 4):
             tensor = tensor.permute(0, 3, 1, 2)  # NHWC -> NCHW
         elif tensor.dim() not in (3, 4):
@@ -168,7 +168,7 @@ class ArraySource(Source):
 
     def content_hash(self) -> str:
         digest = hashlib.sha256(f"array:{tuple(self.tensor.shape)}:{self.tensor.dtype}:{self.value_range}".encode())
-        digest.update(self.tensor.contiguous().numpy().tobytes())
+        digest.update(self.tensor.cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
 

@@ -13,10 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-
 from conftest import cli_env
+
 from gan_eval.distributed import Shard, current_shard, is_writer
 from gan_eval.testing import write_digits
 
@@ -115,7 +116,12 @@ def test_shard_batches_are_strided_and_disjoint():
 def test_sharded_sources_give_the_single_process_batches(tmp_path):
     """Arrays, folders and generators: the ranks' batches, put back in global order, are one process's."""
     from gan_eval.mnist import load_mnist
-    from gan_eval.sources import ArraySource, DirectorySource, iter_own_batches, open_source
+    from gan_eval.sources import (
+        ArraySource,
+        DirectorySource,
+        iter_own_batches,
+        open_source,
+    )
 
     images = load_mnist("heldout")[0][:150]
     folder = write_digits(tmp_path / "d", "heldout", 70)
@@ -167,3 +173,24 @@ def test_evaluator_two_processes_equal_one(tmp_path):
                     assert doc[key] == value, key
                 else:
                     assert math.isclose(doc[key], value, rel_tol=1e-9, abs_tol=1e-12), key
+
+
+@pytest.mark.slow
+def test_stats_and_sweep_two_processes_equal_one(tmp_path):
+    common = ["--extractor", "digits", "--no-cache"]
+    stats = [sys.executable, "-m", "gan_eval", "stats", "--real", "builtin:mnist-heldout", "-n", "300", *common]
+    assert single([*stats, "-o", "one.npz"], tmp_path).returncode == 0
+    assert [p.returncode for p in launch([*stats, "-o", "two.npz"], tmp_path)] == [0, 0]
+    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    assert np.array_equal(one["features"], two["features"]) and np.array_equal(one["logits"], two["logits"])
+    assert np.allclose(one["sigma"], two["sigma"], rtol=1e-9, atol=0) and np.allclose(one["mu"], two["mu"], rtol=1e-12)
+
+    sweep = [sys.executable, "-m", "gan_eval", "sweep", "--gen", "builtin:dcgan", "--real", "builtin:mnist-heldout",
+             "--psi", "0.5,none", "-n", "128", "--num-real", "200", "-m", "fid,pr", "--strip", "0", *common]
+    assert single([*sweep, "-o", "s1"], tmp_path).returncode == 0
+    rank0, rank1 = launch([*sweep, "-o", "s2"], tmp_path)
+    assert rank0.returncode == 0 and rank1.returncode == 0, rank0.stderr + rank1.stderr
+    rows = [json.loads((tmp_path / d / "sweep.json").read_text())["rows"] for d in ("s1", "s2")]
+    for a, b in zip(*rows):
+        assert a["metrics"]["precision"] == b["metrics"]["precision"] and a["metrics"]["recall"] == b["metrics"]["recall"]
+        assert math.isclose(a["metrics"]["fid"], b["metrics"]["fid"], rel_tol=1e-9)
