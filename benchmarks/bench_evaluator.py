@@ -72,7 +72,7 @@ def main() -> None:
           f"numbers equal: {same}\n")
     print("| path | setup (s) | per round, median (s) | ten rounds (s) |")
     print("|---|---:|---:|---:|")
-    print(f"| one `Evaluator`: reset, 10 × update(100), compute | {setup:.2f} | {statistics.median(held):.2f} | "
+    print(f"| one `Evaluator`: reset, update() in batches of 100, compute | {setup:.2f} | {statistics.median(held):.2f} | "
           f"{setup + sum(held):.2f} |")
     print(f"| `evaluate()` each round | – | {statistics.median(called):.2f} | {sum(called):.2f} |")
     print(f"\nratio, ten rounds: evaluate / evaluator = {sum(called) / (setup + sum(held)):.2f}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +212,17 @@ def save_stats(path: str | os.PathLike, feature_set: FeatureSet, meta: dict[str,
         np.savez(tmp, **arrays)
 
 
+#: Errors numpy, zipfile and zlib raise for a damaged or foreign ``.npz`` (a truncated zip is not an OSError).
+NPZ_READ_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile,
+                                                    zlib.error, NotImplementedError)
+
+#: Metadata keys with a fixed JSON type: a file whose metadata breaks them is refused, not half-used.
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,), "format_version": (int,), "extractor": (str,), "weights_sha256": (str, type(None)),
+    "feature_dim": (int,), "n": (int,), "source": (str,), "kind": (str,),
+}
+
+
 def is_stats_file(path: Any) -> bool:
     """True for an ``.npz`` holding ``mu`` and ``sigma`` (ours, pytorch-fid's or TTUR's)."""
     if not isinstance(path, (str, os.PathLike)) or not str(path).endswith(".npz") or not Path(path).is_file():
@@ -217,30 +230,130 @@ def is_stats_file(path: Any) -> bool:
     try:
         with np.load(path, allow_pickle=False) as data:
             return "mu" in data.files and "sigma" in data.files
-    except (ValueError, OSError):
+    except (*NPZ_READ_ERRORS, AttributeError):  # AttributeError: an .npy under an .npz name is no context manager
         return False
 
 
+def feature_arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with the arrays of a statistics file or cache entry, or None when they are sound.
+
+    Checks what the metrics rely on: numeric, finite values; ``sum`` of length d, ``sum_outer`` and
+    ``sigma`` d×d, ``mu`` of length d, ``features`` N×d and ``logits`` N×K with N = ``n``, ``n`` a whole
+    number of at least 1, and ``mu``/``sigma`` agreeing with the sums when both are present. Shared by
+    :func:`load_stats` (which raises) and the feature cache (which recomputes), so both refuse the same things.
+    """
+    for name in ("n", "mu", "sigma", "sum", "sum_outer", "features", "logits"):
+        if name not in arrays:
+            continue
+        a = arrays[name]
+        if a.dtype.kind not in "iuf":
+            return f"{name} has dtype {a.dtype}, not numbers"
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            return f"{name} holds non-finite values (NaN or infinity)"
+    n = None
+    if "n" in arrays:
+        if arrays["n"].shape != () or arrays["n"].dtype.kind not in "iu" or int(arrays["n"]) < 1:
+            return f"n must be one whole number of at least 1 (got shape {arrays['n'].shape}, dtype {arrays['n'].dtype})"
+        n = int(arrays["n"])
+    dim = None
+    for name, ndim in (("sum", 1), ("mu", 1)):
+        if name in arrays:
+            shape = arrays[name].shape
+            if len(shape) != ndim or shape[0] < 1:
+                return f"{name} has shape {shape}, not (d,)"
+            if dim is not None and shape[0] != dim:
+                return f"{name} has shape {shape} but the other arrays have dimension {dim}"
+            dim = shape[0]
+    for name in ("sum_outer", "sigma"):
+        if name in arrays and (dim is None or arrays[name].shape != (dim, dim)):
+            return f"{name} has shape {arrays[name].shape}, not {(dim, dim) if dim else '(d, d)'}"
+    if ("sum" in arrays) != ("sum_outer" in arrays) or ("sum" in arrays and n is None):
+        return "the sums are incomplete (sum, sum_outer and n go together)"
+    rows = None
+    for name in ("features", "logits"):
+        if name not in arrays:
+            continue
+        shape = arrays[name].shape
+        if len(shape) != 2 or (name == "features" and shape[1] != dim):
+            return f"{name} has shape {shape}, not (N, {dim if name == 'features' else 'K'})"
+        if n is not None and shape[0] != n:
+            return f"{name} has {shape[0]} rows but n is {n}"
+        if rows is not None and shape[0] != rows:
+            return f"features has {rows} rows but logits has {shape[0]}"
+        rows = shape[0]
+    if "sum" in arrays and "mu" in arrays and "sigma" in arrays and n is not None and n >= 2:
+        total, outer = arrays["sum"].astype(np.float64), arrays["sum_outer"].astype(np.float64)
+        mu = total / n
+        sigma = (outer - n * np.outer(mu, mu)) / (n - 1)
+        scale = max(1.0, float(np.abs(outer).max()) / (n - 1))
+        if not (np.allclose(arrays["mu"], mu, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(mu).max())))
+                and np.allclose(arrays["sigma"], sigma, rtol=1e-5, atol=1e-6 * scale)):
+            return "mu and sigma do not match sum, sum_outer and n"
+    return None
+
+
+def meta_problem(meta: Any, dim: int, n: int | None) -> str | None:
+    """What is wrong with a statistics file's metadata (a JSON object with typed known keys), or None."""
+    if not isinstance(meta, dict):
+        return f"its metadata is a JSON {type(meta).__name__}, not an object"
+    for key, types in META_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, types) or isinstance(value, bool)):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            return f"metadata {key!r} is {json.dumps(value)[:40]}, not {expected}"
+    if "feature_dim" in meta and meta["feature_dim"] != dim:
+        return f"metadata says feature_dim {meta['feature_dim']} but the arrays have dimension {dim}"
+    if "n" in meta and n is not None and meta["n"] != n:
+        return f"metadata says n {meta['n']} but the arrays hold {n}"
+    return None
+
+
 def load_stats(path: str | os.PathLike, device: torch.device | str = "cpu") -> FeatureSet:
-    """Read a statistics file (never with pickle). Foreign files with only ``mu``/``sigma`` are accepted for FID."""
+    """Read and check a statistics file (never with pickle).
+
+    Foreign files with only ``mu``/``sigma`` (pytorch-fid, TTUR) are accepted for FID. Anything a
+    metric could not trust (non-finite values, wrong shapes, sums that disagree with ``mu``/``sigma``,
+    metadata that is not a JSON object of the documented types) is a one-line :class:`GanEvalError`
+    naming the file, never a traceback and never a NaN score.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
-            files = set(data.files)
-            meta = json.loads(str(data["meta"])) if "meta" in files else {}
-            if "sum" in files and "sum_outer" in files:
-                stats = FeatureStats(int(data["sum"].shape[0]), torch.device(device))
-                stats.n = int(data["n"])
-                stats.sum = torch.as_tensor(data["sum"], device=device)
-                stats.sum_outer = torch.as_tensor(data["sum_outer"], device=device)
-            else:
-                # Without a sample count (pytorch-fid/TTUR files) any n >= 2 reproduces mu and sigma exactly.
-                if "n" not in files:
-                    meta["n_unknown"] = True
-                n = int(data["n"]) if "n" in files else 2
-                stats = FeatureStats.from_moments(data["mu"], data["sigma"], n, device)
-            features = torch.as_tensor(data["features"]) if "features" in files else None
-            logits = torch.as_tensor(data["logits"]) if "logits" in files else None
-    except (ValueError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise GanEvalError(f"cannot read statistics file {path}: {str(exc).splitlines()[0]}") from None
+            arrays = {name: data[name] for name in data.files}
+    except AttributeError:  # np.load returned a plain array: an .npy, not an .npz archive
+        raise GanEvalError(f"cannot read statistics file {path}: it is not an .npz archive") from None
+    except NPZ_READ_ERRORS as exc:
+        raise GanEvalError(f"cannot read statistics file {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+    meta: Any = {}
+    if "meta" in arrays:
+        if arrays["meta"].dtype.kind != "U" or arrays["meta"].shape != ():
+            raise GanEvalError(f"statistics file {path} is invalid: meta is not a JSON string; recompute it")
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except json.JSONDecodeError as exc:
+            raise GanEvalError(f"statistics file {path} is invalid: meta is not valid JSON ({exc})") from None
+    for name in ("mu", "sigma"):
+        if name not in arrays:
+            raise GanEvalError(f"statistics file {path} is invalid: it has no {name!r} array")
+    problem = feature_arrays_problem(arrays)
+    if problem is None:
+        dim = arrays["mu"].shape[0]
+        problem = meta_problem(meta, dim, int(arrays["n"]) if "n" in arrays else None)
+    if problem is not None:
+        raise GanEvalError(f"statistics file {path} is invalid: {problem}; recompute it with `gan-eval stats`")
+    if "sum" in arrays:
+        stats = FeatureStats(int(arrays["sum"].shape[0]), torch.device(device))
+        stats.n = int(arrays["n"])
+        stats.sum = torch.as_tensor(arrays["sum"], dtype=torch.float64, device=device)
+        stats.sum_outer = torch.as_tensor(arrays["sum_outer"], dtype=torch.float64, device=device)
+    else:
+        # Without a sample count (pytorch-fid/TTUR files) any n >= 2 reproduces mu and sigma exactly.
+        if "n" not in arrays:
+            meta["n_unknown"] = True
+        n = int(arrays["n"]) if "n" in arrays else 2
+        if n < 2:
+            raise GanEvalError(f"statistics file {path} is invalid: n is {n}; a covariance needs at least 2 samples")
+        stats = FeatureStats.from_moments(arrays["mu"], arrays["sigma"], n, device)
+    features = torch.as_tensor(arrays["features"]) if "features" in arrays else None
+    logits = torch.as_tensor(arrays["logits"]) if "logits" in arrays else None
     meta.setdefault("source", f"statistics file {path}")
     return FeatureSet(stats, features, logits, meta)
