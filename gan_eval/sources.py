@@ -24,6 +24,8 @@ import importlib
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
@@ -787,8 +789,8 @@ def load_image_array(path: Path) -> np.ndarray:
                 array = data[key]
     except GanEvalError:
         raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise GanEvalError(f"cannot read array file {path}: {str(exc).splitlines()[0]}") from None
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise GanEvalError(f"cannot read array file {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
     if array.dtype != np.uint8:
         raise GanEvalError(f"{path}: image arrays must be uint8, got {array.dtype}")
     return array
