@@ -8,8 +8,9 @@
 - **Choices come from the registries when they are needed** (help shown, value checked), so
   installed plug-ins appear in ``--extractor``, ``--classifier``, ``--metrics`` and ``--attributes``.
 - **One error boundary** (:class:`GanEvalApp`): a :class:`~gan_eval.errors.GanEvalError` ends with one
-  line ``gan-eval: error: ...`` and its exit code (1; 2 for ``gate`` and ``baseline``); Ctrl-C with 130;
-  anything else is a bug: one line ``gan-eval: internal error: ...`` and exit 3 (``gan-eval --debug``
+  line ``gan-eval: error: ...`` and its exit code (1; 2 for ``gate`` and ``baseline``); Ctrl-C with 130,
+  SIGTERM with 143 (both unwind, so no half-written output or temp file stays); anything else is a bug:
+  one line ``gan-eval: internal error: ...`` and exit 3 (``gan-eval --debug`` or ``GAN_EVAL_DEBUG=1``
   shows the traceback).
 - **Start-up stays light:** this module imports click, the standard library, ``gan_eval.errors`` and
   ``gan_eval.options`` only; each command imports what it uses, so ``--help``, ``gate`` and ``baseline``
@@ -20,7 +21,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -253,18 +257,57 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+DEBUG_ENV = "GAN_EVAL_DEBUG"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt so every ``finally`` runs.
+
+    A KeyboardInterrupt subclass on purpose: code that already cleans up after Ctrl-C (atomic writes
+    remove their temp file, training loops stop) does the same for a CI job's or a scheduler's kill.
+    """
+
+
+def debug_requested(flag: bool = False) -> bool:
+    """``--debug``, or ``GAN_EVAL_DEBUG`` set to anything but empty, 0, false, no or off."""
+    return flag or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: a second must not interrupt the cleanup
+    raise Terminated()
+
+
+class _SigtermRaises:
+    """While active (main thread only), SIGTERM raises :class:`Terminated`; the old handler comes back after."""
+
+    def __enter__(self) -> None:
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.previous = signal.signal(signal.SIGTERM, _raise_terminated)
+            except (ValueError, OSError):  # no signals here (an embedded interpreter): keep the default
+                self.previous = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
 class GanEvalApp(click.Group):
     """The ``gan-eval`` group, and the one error boundary around every command it runs.
 
     :class:`~gan_eval.errors.GanEvalError` -> ``gan-eval: error: <message>`` and its ``exit_code``;
-    KeyboardInterrupt -> 130; any other exception is a bug -> one line and exit 3. ``--debug`` adds
-    the traceback. Click's own usage errors keep click's handling (exit 2). Warnings print as one
-    ``gan-eval: warning:`` line each; warning filters set by a command are undone afterwards.
+    KeyboardInterrupt -> 130 and SIGTERM -> 143 (the handler raises :class:`Terminated`, so atomic
+    writes remove their temp file and nothing half-written stays); any other exception is a bug -> one
+    line and exit 3. ``--debug`` (or ``GAN_EVAL_DEBUG=1``) adds the traceback. Click's own usage errors
+    keep click's handling (exit 2). Warnings print as one ``gan-eval: warning:`` line each; warning
+    filters set by a command are undone afterwards.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug"))
-        with warnings.catch_warnings():
+        debug = debug_requested(bool(ctx.params.get("debug")))
+        with warnings.catch_warnings(), _SigtermRaises():
             warnings.showwarning = _one_line_warnings
             try:
                 return super().invoke(ctx)
@@ -275,6 +318,9 @@ class GanEvalApp(click.Group):
                     traceback.print_exc()
                 click.echo(f"gan-eval: error: {exc}", err=True)
                 sys.exit(exc.exit_code)
+            except Terminated:
+                click.echo("gan-eval: terminated; nothing was written", err=True)
+                sys.exit(143)
             except KeyboardInterrupt:
                 click.echo("gan-eval: interrupted; nothing was written", err=True)
                 sys.exit(130)
@@ -289,7 +335,7 @@ class GanEvalApp(click.Group):
 
 @click.group(cls=GanEvalApp, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="gan-eval")
-@click.option("--debug", is_flag=True, help="Show the traceback of an error (for a bug report).")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error (for a bug report); also GAN_EVAL_DEBUG=1.")
 def main(debug: bool) -> None:
     """Evaluate generative image models: FID, IS, KID, precision/recall, density/coverage.
 

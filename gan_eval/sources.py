@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 import os
 import re
+import stat
 import warnings
 import zipfile
 import zlib
@@ -181,20 +183,141 @@ class _ImageFile:
 
 
 #: What PIL raises for a file it cannot read (UnidentifiedImageError is an OSError); anything else is a bug.
+#: :class:`ImageTooLargeError` and :class:`PixelValueError` are ValueErrors, so they are among them.
 UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
+
+#: The most pixels (width × height) an image file may have: PIL's own decompression-bomb limit
+#: (``PIL.Image.MAX_IMAGE_PIXELS``' default), checked from the header before any pixel is decoded.
+MAX_IMAGE_PIXELS = 89_478_485
+
+#: PIL modes read as 16-bit integers: values ``0..65535`` scaled to ``0..255`` (``value * 255 / 65535``, rounded).
+SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "I;16S", "I;16LS", "I;16BS")
+
+
+class ImageTooLargeError(ValueError):
+    """An image whose header claims more than :data:`MAX_IMAGE_PIXELS` pixels (a decompression bomb)."""
+
+
+class PixelValueError(ValueError):
+    """A 16-bit or float image with values outside the range gan-eval scales from (never clipped)."""
+
+
+def rgb_pixels(img: Any) -> np.ndarray:
+    """A PIL image as a writable ``uint8`` ``H×W×3`` array, by the per-mode rules of the README table.
+
+    16-bit modes (:data:`SIXTEEN_BIT_MODES`) are scaled from ``0..65535`` and float (``F``) from
+    ``0..1`` to ``0..255`` with rounding, never clipped: a value outside that range raises
+    :class:`PixelValueError`, since any fixed clip or guess would silently change the pixels. Every
+    other mode (``1``, ``L``, ``LA``, ``P``, ``PA``, ``RGBA``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, …)
+    goes through PIL's ``convert("RGB")``: grey repeated, alpha dropped, palettes looked up, the
+    colour spaces converted by PIL's formulas.
+    """
+    mode = img.mode
+    if mode in SIXTEEN_BIT_MODES or mode == "F":
+        values = np.asarray(img)
+        if mode == "F":
+            grey = values.astype(np.float64)
+            finite = np.isfinite(grey)
+            if not finite.all() or grey.min() < 0 or grey.max() > 1:
+                raise PixelValueError(f"float (mode F) pixel values must lie in [0, 1]; this image has "
+                                      f"{_value_span(grey, finite)} (they are scaled, never clipped)")
+            grey = np.rint(grey * 255.0).astype(np.uint8)
+        else:
+            wide = values.astype(np.int64)
+            if wide.min() < 0 or wide.max() > 65535:
+                raise PixelValueError(f"16-bit (mode {mode}) pixel values must lie in 0..65535; this image has "
+                                      f"{int(wide.min())}..{int(wide.max())} (they are scaled, never clipped)")
+            grey = ((wide * 255 + 32767) // 65535).astype(np.uint8)  # value * 255 / 65535, rounded (no ties)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.array(img if mode == "RGB" else img.convert("RGB"))  # a writable copy, owned by the caller
+
+
+def _value_span(values: np.ndarray, finite: np.ndarray) -> str:
+    if not finite.any():
+        return "no finite values"
+    span = f"{values[finite].min():g}..{values[finite].max():g}"
+    return span if finite.all() else f"{span} and {int((~finite).sum())} NaN or infinite value(s)"
 
 
 def decode_image_file(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
-    """One image file as ``uint8`` ``3×H×W`` (converted to RGB as PIL's ``convert("RGB")`` does) and its PIL mode.
+    """One image file as ``uint8`` ``3×H×W`` (converted by :func:`rgb_pixels`) and its PIL mode.
 
-    Raises what PIL raises for an unreadable file (see :data:`UNREADABLE_IMAGE_ERRORS`).
+    The size in the header is checked against :data:`MAX_IMAGE_PIXELS` before decoding
+    (:class:`ImageTooLargeError`). Raises what PIL raises for an unreadable file (see
+    :data:`UNREADABLE_IMAGE_ERRORS`).
     """
     from PIL import Image
 
-    with Image.open(path) as img:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, checked below
+        try:
+            img = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            claimed = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(claimed.group(1)):,} pixels" if claimed else "too many pixels"
+            raise ImageTooLargeError(f"image has {size}, over the limit of {MAX_IMAGE_PIXELS:,} "
+                                     f"(a decompression bomb?)") from None
+    with img:
+        width, height = img.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageTooLargeError(f"image is {width}×{height} = {width * height:,} pixels, over the limit of "
+                                     f"{MAX_IMAGE_PIXELS:,} (a decompression bomb?)")
         mode = img.mode
-        array = np.array(img if mode == "RGB" else img.convert("RGB"))  # a writable copy, owned by the tensor
+        array = rgb_pixels(img)
     return torch.from_numpy(array).permute(2, 0, 1), mode
+
+
+def list_image_files(root: Path) -> tuple[list[_ImageFile], list[str]]:
+    """The image files under ``root`` to read, sorted by relative path, and the image names skipped.
+
+    Only regular files are listed; an image-named FIFO, socket, device file, broken link or link
+    loop is never opened (it could block forever) and is returned in the second list, by relative
+    path. Symbolic links are followed, but each real file and each real directory is visited once
+    (by device and inode), so a link to a folder already seen, or a loop, adds nothing; of several
+    names for one file the first in sorted order is kept. Hidden files (``.name``) are ignored.
+    """
+    def is_image(name: str) -> bool:
+        return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+    root_stat = os.stat(root)
+    seen_dirs = {(root_stat.st_dev, root_stat.st_ino)}
+    found: list[tuple[str, Path, tuple[int, int]]] = []
+    skipped: list[str] = []
+    pending: list[tuple[Path, str]] = [(root, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            skipped.append(prefix or ".")  # an unreadable folder: counted, not silently empty
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = prefix + entry.name
+            try:
+                info = entry.stat()  # follows links, never opens the file
+            except OSError:  # a broken link, or a link loop (ELOOP)
+                if is_image(entry.name):
+                    skipped.append(rel)
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                if key not in seen_dirs:
+                    seen_dirs.add(key)
+                    subdirs.append((Path(entry.path), rel + "/"))
+            elif is_image(entry.name):
+                if stat.S_ISREG(info.st_mode):
+                    found.append((rel, Path(entry.path), (info.st_dev, info.st_ino)))
+                else:
+                    skipped.append(rel)
+        pending.extend(reversed(subdirs))  # depth first, in name order
+    files: list[_ImageFile] = []
+    seen_files: set[tuple[int, int]] = set()
+    for rel, path, key in sorted(found):
+        if key not in seen_files:
+            seen_files.add(key)
+            files.append(_ImageFile(path, rel))
+    return files, sorted(skipped)
 
 
 @dataclass
@@ -275,6 +398,9 @@ def _join(segments: list[tuple[torch.Tensor, int, int]], pin_memory: bool) -> to
 class DirectorySource(Source):
     """Every image file under a directory (recursive, sorted by relative path, symlinks followed).
 
+    The listing (:func:`list_image_files`) holds regular files only, each real file once; the rest
+    is in ``not_regular_files`` (relative paths), with one warning.
+
     Files are decoded through a ``torch.utils.data.DataLoader``: with ``workers=N`` in N processes
     that decode the next chunks while the caller runs the forward pass, with ``workers=0`` in this
     process. Batches are formed here, in file order, from the decoded chunks, so the batches (and
@@ -290,13 +416,12 @@ class DirectorySource(Source):
         if not self.root.is_dir():
             raise GanEvalError(f"{self.root} is not a directory")
         self.skip_bad_files = skip_bad_files
-        files = []
-        for dirpath, _dirs, names in os.walk(self.root, followlinks=True):
-            for name in names:
-                if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
-                    path = Path(dirpath) / name
-                    files.append(_ImageFile(path, path.relative_to(self.root).as_posix()))
-        self.files = sorted(files, key=lambda f: f.rel)
+        self.files, self.not_regular_files = list_image_files(self.root)
+        if self.not_regular_files:
+            names = self.not_regular_files
+            warnings.warn(f"skipped {len(names)} entr{'y' if len(names) == 1 else 'ies'} in {self.root} that "
+                          f"are not regular files (FIFO, socket, device, broken link or link loop): "
+                          f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
         if not self.files:
             raise GanEvalError(f"{self.root} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
 
@@ -774,22 +899,70 @@ def _resolve_path(spec: Any, options: SourceOptions) -> Source | None:
     return None
 
 
+#: The largest image array a ``.npy``/``.npz`` file may hold (its header is checked before allocating).
+MAX_ARRAY_BYTES = 8 * 1024 ** 3
+
+
+def read_npy_header(fp: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The ``(shape, dtype)`` an ``.npy`` stream's header declares, reading the header only.
+
+    ``fp`` is left at the first data byte. Raises ``ValueError`` for a stream that is not ``.npy``.
+    """
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(fp)
+    if version == (1, 0):
+        shape, _fortran, dtype = npy_format.read_array_header_1_0(fp)
+    else:  # 2.0 and 3.0 share the header layout (3.0 allows UTF-8 field names, absent from plain arrays)
+        shape, _fortran, dtype = npy_format.read_array_header_2_0(fp)
+    return tuple(int(d) for d in shape), np.dtype(dtype)
+
+
+def check_array_header(path: Path, shape: tuple[int, ...], dtype: np.dtype, data_bytes: int) -> None:
+    """Refuse, before allocating, an image array that is not uint8, empty, over :data:`MAX_ARRAY_BYTES`,
+    or longer than the ``data_bytes`` the file holds after its header (truncated)."""
+    if dtype != np.uint8:
+        raise GanEvalError(f"{path}: image arrays must be uint8, got {dtype}")
+    if any(d < 0 for d in shape) or 0 in shape or not shape:
+        raise GanEvalError(f"{path}: the image array is empty (shape {shape})")
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES:
+        raise GanEvalError(f"{path}: its header claims an array of shape {shape} ({size / 1024 ** 3:,.1f} GiB), "
+                           f"over the limit of {MAX_ARRAY_BYTES // 1024 ** 3} GiB")
+    if size > data_bytes:
+        raise GanEvalError(f"{path} is truncated: its header claims {size:,} bytes of pixels, it holds {data_bytes:,}")
+
+
 def load_image_array(path: Path) -> np.ndarray:
-    """The uint8 image array of a ``.npy`` file or of the single (or ``images``/``arr_0``) entry of a ``.npz``."""
+    """The uint8 image array of a ``.npy`` file or of the single (or ``images``/``arr_0``) entry of a ``.npz``.
+
+    The header's shape and dtype are checked (:func:`check_array_header`) before the array is read.
+    """
+    path = Path(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            array = loaded
-        else:
-            with loaded as data:
-                keys = list(data.keys())
-                key = next((k for k in ("images", "arr_0", "x") if k in keys), keys[0] if len(keys) == 1 else None)
-                if key is None:
-                    raise GanEvalError(f"{path} holds several arrays ({', '.join(keys)}); name one 'images'")
-                array = data[key]
+        with open(path, "rb") as fh:
+            is_zip = fh.read(4) == b"PK\x03\x04"
+            fh.seek(0)
+            if not is_zip:
+                shape, dtype = read_npy_header(fh)
+                check_array_header(path, shape, dtype, os.fstat(fh.fileno()).st_size - fh.tell())
+                fh.seek(0)
+                return np.lib.format.read_array(fh, allow_pickle=False)
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+            keys = list(members)
+            key = next((k for k in ("images", "arr_0", "x") if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise GanEvalError(f"{path} holds several arrays ({', '.join(keys)}); name one 'images'"
+                                   if keys else f"{path} holds no arrays")
+            with archive.open(members[key]) as member:
+                shape, dtype = read_npy_header(member)
+                check_array_header(path, shape, dtype, archive.getinfo(members[key]).file_size - member.tell())
+            with archive.open(members[key]) as member:
+                array = np.lib.format.read_array(member, allow_pickle=False)
     except GanEvalError:
         raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+    except (ValueError, TypeError, SyntaxError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise GanEvalError(f"cannot read array file {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
     if array.dtype != np.uint8:
         raise GanEvalError(f"{path}: image arrays must be uint8, got {array.dtype}")

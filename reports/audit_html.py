@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gan_eval.errors import GanEvalError
-from gan_eval.files import write_text_atomic
+from gan_eval.files import csv_safe_frame, write_text_atomic, xml_legal
 
 if TYPE_CHECKING:  # pandas and torch are only annotations here; the audit result brings them
     import pandas as pd
@@ -237,21 +237,22 @@ def render_audit_html(result: Any) -> str:
         "extractors": prov.get("attribute_extractors", []), "thresholds": prov.get("thresholds", {}),
         "metrics": {k: _fmt(v) for k, v in s["metrics"].items()}, "sections": SECTIONS,
     }
-    return template.render(**context)
+    return xml_legal(template.render(**context))  # a control character in an attribute name is no markup
 
 
 def write_audit(result: Any, directory: str | os.PathLike) -> Path:
     """Write ``report.html``, one CSV per table and ``summary.json`` of an audit into ``directory``.
 
     All contents are rendered in memory first; each file is then written atomically, so a failure
-    never leaves a half-written file. ``summary.json`` is the result's :meth:`~gan_eval.audit.AuditResult.to_dict`
+    never leaves a half-written file. CSV text cells that a spreadsheet would run as a formula (``=``,
+    ``+``, ``-``, ``@``, tab, CR first) get a leading ``'``; numbers are written as they are. ``summary.json`` is the result's :meth:`~gan_eval.audit.AuditResult.to_dict`
     (strict JSON: NaN and infinities become null). Returns the directory.
     """
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise GanEvalError(f"output {out} exists and is not a directory")
     html = render_audit_html(result)
-    texts = {f"{name}.csv": df.to_csv(index=False) for name, df in result.tables.items()}
+    texts = {f"{name}.csv": csv_safe_frame(df).to_csv(index=False) for name, df in result.tables.items()}
     texts["summary.json"] = json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     texts["report.html"] = html
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from gan_eval.files import write_text_atomic
+from gan_eval.files import write_text_atomic, xml_legal
 from gan_eval.gate import ERROR, FAIL, PASS, WARN, GateError, GateReport, RuleResult
 
 
@@ -62,7 +62,8 @@ def to_junit_xml(report: GateReport) -> str:
     warning must stay visible without failing the job, and the common readers (Jenkins' JUnit plugin,
     GitLab test reports, GitHub test-reporter/publish actions) all count skipped cases separately from
     failures and never turn the build red for them, whereas a plain passing case with ``<system-out>``
-    would disappear in their summaries.
+    would disappear in their summaries. Characters XML forbids (control characters in a rule name)
+    become U+FFFD, so every reader can parse the file.
     """
     counts = report.counts()
     tests = len(report.results) if report.error is None else 1
@@ -92,7 +93,8 @@ def to_junit_xml(report: GateReport) -> str:
     if report.notes:
         ET.SubElement(suite, "system-out").text = "\n".join(report.notes)
     ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    # ElementTree escapes markup but writes control characters as they are (not well-formed XML).
+    return xml_legal(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"
 
 
 def write_gate_reports(report: GateReport, junit_path: str | os.PathLike | None = None,

@@ -32,7 +32,7 @@ import numpy as np
 from gan_eval.reports.images import image_grid
 
 from gan_eval.errors import GanEvalError
-from gan_eval.files import atomic_path, write_text_atomic
+from gan_eval.files import atomic_path, csv_safe_frame, write_text_atomic
 from gan_eval.metrics import metric_direction, metric_label, metric_short_label
 from gan_eval.result import SWEEP_SCHEMA
 from gan_eval.sweep import PSI_MEANING, SweepResult, format_psi
@@ -69,7 +69,7 @@ def sweep_csv(result: SweepResult) -> str:
     import pandas as pd
 
     frame = pd.DataFrame(sweep_records(result), columns=sweep_columns(result))
-    return frame.to_csv(index=False, lineterminator="\n")
+    return csv_safe_frame(frame).to_csv(index=False, lineterminator="\n")
 
 
 def sweep_document(result: SweepResult) -> dict[str, Any]:
