@@ -138,7 +138,7 @@ _CLI_SPELLING: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[Any], 
 #: else spelled like a shared option must be the shared declaration (tests/test_cli_options.py).
 LOCAL_FLAGS: dict[tuple[str, str], str] = {
     ("stats", "--num-samples"): "reference images to read [default: all], not generated samples",
-    ("audit", "--num-samples"): "the audit draws 2000 samples by default (at least 20), not all / 10000",
+    ("audit", "--num-samples"): "the audit draws 2000 samples from a generator by default (at least 20), not 10000",
     ("demo", "--num-samples"): "samples per bundled generator, 2000 by default (at least 200)",
     ("train", "--batch-size"): "a recipe hyper-parameter whose default is the recipe's, not the evaluation batch",
 }
@@ -637,7 +637,8 @@ def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics:
 @click.option("--reference", default="real", show_default=True,
               help="real, uniform, or a JSON file of target proportions {attribute: {level: p}}.")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder for report.html, CSVs, summary.json.")
-@click.option("--num-samples", "-n", type=click.IntRange(min=20), default=2000, show_default=True, help="Generated images.")
+@click.option("--num-samples", "-n", type=click.IntRange(min=20), default=None,
+              help="Generated images [default: all of a finite source, 2000 from a generator].")
 @click.option("--walk-images", type=click.IntRange(min=4), default=64, show_default=True)
 @click.option("--walk-steps", type=click.IntRange(min=1), default=8, show_default=True, help="Steps in each direction.")
 @click.option("--walk-step-size", type=click.FloatRange(min=0, min_open=True), default=0.25, show_default=True,

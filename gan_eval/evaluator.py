@@ -65,6 +65,11 @@ class Evaluator:
         self._need_features = any(s.needs_features for s in self.specs)
         self._warnings: list[str] = []
         with self._recording():
+            side = None
+            if real is not None:  # opened (and checked) before the network is loaded
+                side = Side.open(real, "real", opts.num_real,
+                                 source_options or SourceOptions(skip_bad_files=opts.skip_bad_files))
+                side.check_extractor_name(opts.extractor)
             self.extractor = open_extractor(opts)  # built and verified once
             if self._needs_logits and not self.extractor.has_logits:
                 raise GanEvalError(f"the Inception Score needs class logits, which extractor {self.extractor.name!r} "
@@ -83,9 +88,7 @@ class Evaluator:
             self._pending: dict[bool, list[Any]] = {False: [], True: []}  # uint8 images not yet embedded
             self._reference: FeatureSet | None = None
             self._needs_real = needs_real
-            if real is not None:
-                side = Side.open(real, "real", opts.num_real,
-                                 source_options or SourceOptions(skip_bad_files=opts.skip_bad_files))
+            if side is not None:
                 # With intervals the real features are resampled when there are any; a statistics file
                 # holding only mean and covariance is then held fixed (said in ci_info).
                 need = self._need_features or (opts.ci is not None and not side.is_statistics)

@@ -106,6 +106,18 @@ class Side:
     def description(self) -> str:
         return str(self.source.description) if self.source is not None else str(self.spec)
 
+    def check_extractor_name(self, extractor: Any) -> None:
+        """Refuse, before any network is loaded, statistics made with another named extractor.
+
+        ``extractor`` is a name or an extractor object (objects are checked later, with their weights).
+        """
+        if self.stats is None or not isinstance(extractor, str):
+            return
+        made_with = self.stats.meta.get("extractor")
+        if made_with and made_with != extractor:
+            raise GanEvalError(f"{self.spec} was made with extractor {made_with!r}, not {extractor!r}; "
+                               f"pass --extractor {made_with} (or recompute the statistics)")
+
     def cache_key(self, extractor: FeatureExtractor) -> str | None:
         """The content-addressed cache key of this side under ``extractor`` (None: not cacheable)."""
         from gan_eval import __version__

@@ -154,13 +154,12 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
     classifier that carries no held-out counts, such as the course's imported one).
 
     ``options`` (or the same names as keywords) as for :func:`gan_eval.evaluate`: ``num_samples``
-    (default :data:`DEFAULT_AUDIT_SAMPLES`), ``num_real``, ``seed``, ``batch_size``, ``bootstrap``,
+    (default: all of a finite source, :data:`DEFAULT_AUDIT_SAMPLES` from a generator), ``num_real``, ``seed``, ``batch_size``, ``bootstrap``,
     ``device``, ``trust_pickle``; ``ci`` is the interval level (default 0.95: an audit always has intervals).
     """
     opts, rest = Options.split(options, dict(shared))
     if rest:
         raise TypeError(f"audit() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
-    num_samples = opts.num_samples if opts.num_samples is not None else DEFAULT_AUDIT_SAMPLES
     num_real, seed, batch_size, bootstrap = opts.num_real, opts.seed, opts.batch_size, opts.bootstrap
     level = opts.ci if opts.ci is not None else 0.95
     device, trust_pickle = opts.device, opts.trust_pickle
@@ -198,7 +197,9 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
         if t not in attrs.score_names:
             raise GanEvalError(f"walk target {t!r} is not a score; available: {', '.join(attrs.score_names)}")
     options = SourceOptions(trust_pickle=trust_pickle, truncation=truncation, label=label, device=dev)
-    gen_side = Side.open(gen, "gen", num_samples, options)
+    gen_side = Side.open(gen, "gen", opts.num_samples, options)  # None: all of a finite source
+    if opts.num_samples is None and gen_side.source.length is None:
+        gen_side.num_samples = DEFAULT_AUDIT_SAMPLES  # a generator: the audit's own default
     gen_source, n_gen = gen_side.source, gen_side.num_samples
     real_side = Side.open(real, "real", num_real, SourceOptions(trust_pickle=trust_pickle)) if real is not None else None
     if real_side is not None and real_side.is_statistics:
