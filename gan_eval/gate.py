@@ -294,8 +294,14 @@ def _parse_rule(table: Any, number: int, where: str) -> Rule:
     bounds: dict[str, float | None] = {}
     for key in ("min", "max", "max_regression", "max_regression_abs"):
         value = table.get(key)
-        if value is not None and (not _is_number(value) or not math.isfinite(value)):
-            raise GateError(f"{at}: {key} must be a finite number, got {value!r}")
+        if value is not None:
+            try:
+                as_float = float(value) if _is_number(value) else math.nan
+            except OverflowError:  # an integer beyond float's range
+                as_float = math.inf
+            if not math.isfinite(as_float):
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                raise GateError(f"{at}: {key} must be a finite number, got {shown}")
         if value is not None and key.startswith("max_regression") and value < 0:
             raise GateError(f"{at}: {key} must be >= 0, got {value}")
         bounds[key] = None if value is None else float(value)

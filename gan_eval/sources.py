@@ -597,10 +597,16 @@ def sample_batches(model: Any, num_samples: int, batch_size: int, seed: int, *, 
                 model.sample(n, rng) if label is None else model.sample(
                     n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
                 continue
-            if label is None:
-                images = model.sample(n, rng)
-            else:
-                images = model.sample(n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
+            try:
+                if label is None:
+                    images = model.sample(n, rng)
+                else:
+                    images = model.sample(n, rng, labels=torch.full((n,), int(label), dtype=torch.long))
+            except (GanEvalError, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the model's own code failed: name it in one line
+                raise GanEvalError(f"{description}: sample({n}, generator) raised {type(exc).__name__}: "
+                                   f"{(str(exc).splitlines() or [''])[0]}") from None
             if not isinstance(images, torch.Tensor) or images.shape[0] != n:
                 raise GanEvalError(f"{description}: sample({n}, generator) must return a tensor of {n} images")
             # Quantised where the model ran: on CUDA the images stay on the device for the extractor.
@@ -977,10 +983,17 @@ def _resolve_function(spec: Any, options: SourceOptions) -> Source | OpenedGener
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise GanEvalError(f"cannot import {module_name!r} for {spec}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing: their error, one line
+        raise GanEvalError(f"importing {module_name!r} for {spec} failed: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, func_name, None)
     if not callable(factory):
         raise GanEvalError(f"{spec}: {module_name} has no callable {func_name!r}")
-    model = factory()
+    try:
+        model = factory()
+    except GanEvalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's factory failed: their error, one line
+        raise GanEvalError(f"{spec}() raised {type(exc).__name__}: {exc}") from None
     if isinstance(model, Source):
         return model
     return OpenedGenerator(model, spec)

@@ -49,3 +49,36 @@ def test_truncation_near_zero_ends_quickly_and_stays_exact():
     b = torch.randn(64, 8, generator=g2)
     inside = b.abs() <= 0.5
     assert torch.equal(a[inside], b[inside])
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**cli_env(), "PYTHONPATH": str(cwd) if cwd else ""}
+    return subprocess.run([sys.executable, "-m", "gan_eval", *args], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=cwd)
+
+
+def test_gate_rule_with_a_huge_integer_is_a_user_error(tmp_path):
+    run = tmp_path / "run.json"
+    run.write_text('{"schema": "gan-eval/result/1", "metrics": {"fid": 1.0}, "provenance": {}}')
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nmetric = "fid"\nmax = ' + "9" * 400 + "\n")
+    proc = _cli("gate", str(run), "--rules", str(rules))
+    assert proc.returncode == 2 and "must be a finite number" in proc.stderr
+    assert "internal error" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_user_generator_code_that_raises_is_a_one_line_error(tmp_path):
+    (tmp_path / "usergen.py").write_text(
+        "import torch\n"
+        "def broken_factory():\n    raise RuntimeError('factory boom')\n"
+        "class Bad:\n    output_range = (-1, 1)\n"
+        "    def sample(self, n, generator):\n        raise ValueError('sample boom')\n"
+        "def bad_sampler():\n    return Bad()\n")
+    (tmp_path / "brokenmod.py").write_text("raise RuntimeError('import boom')\n")
+    common = ["-n", "20", "--real", "builtin:mnist-heldout", "--num-real", "50", "--extractor", "digits", "--no-cache"]
+    for spec, message in (("usergen:broken_factory", "factory boom"), ("usergen:bad_sampler", "sample boom"),
+                          ("brokenmod:make", "import boom")):
+        proc = _cli("fid", "--gen", spec, *common, cwd=tmp_path)
+        assert proc.returncode == 1, (spec, proc.stderr)
+        assert message in proc.stderr and spec.split(":")[0] in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
