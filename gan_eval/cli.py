@@ -394,9 +394,14 @@ def _run_evaluation(options: Options, metrics: str, gen: str, real: str, kid_sub
         from gan_eval.api import evaluate as run_evaluate
 
         result = run_evaluate(gen, real, metrics, options, **inputs)
+    _emit(format_result_table(result), result, json_path, options)
+
+
+def _emit(table: str, result: Any, json_path: str | None, options: Options) -> None:
+    """Print a result's table and write its JSON (rank 0 only under torchrun)."""
     if not is_writer():
         return
-    click.echo(format_result_table(result))
+    click.echo(table)
     if json_path:
         result.to_json(json_path)
         if options.progress is not False:
@@ -450,13 +455,7 @@ def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, js
     if len(gens) != 2:
         raise GanEvalError(f"compare needs exactly two --gen (A and B), got {len(gens)}")
     result = run_compare(gens[0], gens[1], real, metrics, options)
-    if not is_writer():
-        return
-    click.echo(format_comparison(result))
-    if json_path:
-        result.to_json(json_path)
-        if options.progress is not False:
-            click.echo(f"wrote {json_path}", err=True)
+    _emit(format_comparison(result), result, json_path, options)
 
 
 @main.command()

@@ -8,7 +8,8 @@ per-class, ``audit``, the benchmarks):
 - :meth:`Side.features` extracts it once (the reference through the content-addressed cache) and
   keeps the :class:`~gan_eval.statistics.FeatureSet`, so a reference shared by several generators or ψ
   values is embedded once;
-- it owns its cache key (:meth:`Side.cache_key`) and its provenance (:meth:`Side.provenance`).
+- its cache key and provenance come from the one extraction path it calls
+  (:func:`gan_eval.pipeline.extract_features_cached`) and its feature set's metadata.
 
 ``open_extractor`` builds the feature extractor from :class:`~gan_eval.options.Options` once per run.
 """
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from gan_eval.errors import GanEvalError
 from gan_eval.options import Options
-from gan_eval.result import public_side_meta
 
 if TYPE_CHECKING:
     import torch
@@ -117,23 +117,6 @@ class Side:
         if made_with and made_with != extractor:
             raise GanEvalError(f"{self.spec} was made with extractor {made_with!r}, not {extractor!r}; "
                                f"pass --extractor {made_with} (or recompute the statistics)")
-
-    def cache_key(self, extractor: FeatureExtractor) -> str | None:
-        """The content-addressed cache key of this side under ``extractor`` (None: not cacheable)."""
-        from gan_eval import __version__
-        from gan_eval.cache import cache_key
-
-        if self.source is None or self.role != "real":
-            return None
-        content = self.source.content_hash()
-        return None if content is None else cache_key(content, self.num_samples, extractor.describe(), __version__)
-
-    def provenance(self) -> dict[str, Any] | None:
-        """This side's public metadata (source, kind, N, cache, content hash, conversions...), once extracted."""
-        if not self._extracted and self.stats is None:
-            return None
-        feature_set = next(iter(self._extracted.values())) if self._extracted else self.stats
-        return public_side_meta(feature_set.meta)
 
     # -- extraction -----------------------------------------------------------------------------
     def features(self, extractor: FeatureExtractor, *, need_features: bool, cache: FeatureCache | None,
