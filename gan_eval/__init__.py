@@ -22,6 +22,7 @@ from gan_eval.options import Options  # noqa: E402  (light)
 _LAZY: dict[str, str] = {
     "EvaluationResult": "gan_eval.result",
     "evaluate": "gan_eval.api",
+    "evaluate_features": "gan_eval.api",
     "Evaluator": "gan_eval.evaluator",
     "compute_statistics": "gan_eval.api",
     "extract_reference": "gan_eval.api",

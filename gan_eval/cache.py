@@ -1,8 +1,8 @@
 """Content-addressed cache of reference features.
 
 The key hashes the source's content (file bytes or array bytes), the number of samples, the
-extractor's name, weights SHA-256 and preprocessing, and the gan-eval version: a changed image, other
-weights or a new release all miss. Entries are ``.npz`` files written atomically and read with
+extractor's name, weights SHA-256 and preprocessing (which names the ``--resize`` mode), and the
+gan-eval version: a changed image, other weights, another resize mode or a new release all miss. Entries are ``.npz`` files written atomically and read with
 ``allow_pickle=False``.
 
 A cache must not lie: each entry also stores the key it was made for and a SHA-256 digest of its

@@ -19,7 +19,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import os
 import signal
@@ -27,13 +29,17 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
 
 from gan_eval import __version__
 from gan_eval.errors import GanEvalError
+from gan_eval.extractors.resize import RESIZE_MODES
+from gan_eval.metrics.ppl import SAMPLINGS as PPL_SAMPLINGS
+from gan_eval.metrics.ppl import SPACES as PPL_SPACES
+from gan_eval.metrics.ppl import SPEC as PPL_SPEC
 from gan_eval.options import MIN_BOOTSTRAP, SHARED, Options
 
 # --------------------------------------------------------------------------- registry-backed choices
@@ -80,6 +86,30 @@ class RegistryChoice(click.Choice):
         pass
 
 
+class OutputPath(click.Path):
+    """A path the command will write: click's own checks (usage errors, exit 2), then, before any work,
+    :func:`gan_eval.files.check_output_path` (missing or unwritable folder: one line and ``exit_code``).
+
+    ``folder``: True for an output folder, False for a file, None for either (``sample -o``).
+    """
+
+    def __init__(self, folder: bool | None = False, exit_code: int = 1) -> None:
+        super().__init__(file_okay=folder is not True, dir_okay=folder is not False)
+        self.folder = folder
+        self.exit_code = exit_code
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from gan_eval.files import check_output_path
+
+        value = super().convert(value, param, ctx)
+        try:
+            check_output_path(value, folder=self.folder)
+        except GanEvalError as exc:
+            exc.exit_code = self.exit_code
+            raise
+        return value
+
+
 class LazyHelpOption(click.Option):
     """A click option whose help text is built when help is rendered (e.g. to list a registry's names)."""
 
@@ -119,6 +149,7 @@ def _quiet_to_progress(quiet: bool) -> bool | None:
 _CLI_SPELLING: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[Any], Any] | None]] = {
     "extractor": (("--extractor",), {"type": RegistryChoice(extractor_names)}, None),
     "weights": (("--weights",), {"type": click.Path(dir_okay=False)}, None),
+    "resize": (("--resize",), {"type": click.Choice(RESIZE_MODES)}, None),
     "num_samples": (("--num-samples", "-n"), {"type": click.IntRange(min=2)}, None),
     "num_real": (("--num-real",), {"type": click.IntRange(min=2)}, None),
     "batch_size": (("--batch-size",), {"type": click.IntRange(min=1)}, None),
@@ -250,7 +281,7 @@ def is_writer() -> bool:
 
 def _one_line_warnings(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                        line: str | None = None) -> None:
-    print(f"gan-eval: warning: {message}", file=sys.stderr)
+    print(f"gan-eval: warning: {_one_line(str(message))}", file=sys.stderr)  # one line, whatever the message
 
 
 def _one_line(text: str) -> str:
@@ -276,6 +307,25 @@ def debug_requested(flag: bool = False) -> bool:
 def _raise_terminated(signum: int, frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: a second must not interrupt the cleanup
     raise Terminated()
+
+
+@contextlib.contextmanager
+def _printable_streams() -> Iterator[None]:
+    """Strict stdout and stderr write undecodable file names (surrogate escapes) as ``\\udcff`` instead of failing.
+
+    Names that are not valid UTF-8 reach Python as lone surrogates; a UTF-8 terminal with strict errors
+    would turn printing one into a crash at the very end of a run.
+    """
+    previous = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":  # surrogateescape gives the bytes back
+            previous.append((stream, stream.errors))
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in previous:
+            stream.reconfigure(errors=errors)
 
 
 class _SigtermRaises:
@@ -307,7 +357,7 @@ class GanEvalApp(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = debug_requested(bool(ctx.params.get("debug")))
-        with warnings.catch_warnings(), _SigtermRaises():
+        with warnings.catch_warnings(), _SigtermRaises(), _printable_streams():
             warnings.showwarning = _one_line_warnings
             try:
                 return super().invoke(ctx)
@@ -350,15 +400,31 @@ def main(debug: bool) -> None:
 # --------------------------------------------------------------------------- evaluate, fid, compare, stats
 
 
+#: PPL's option defaults, read from its metric record (unset flags leave them to the record).
+_PPL_DEFAULTS = {option.name: option.default for option in PPL_SPEC.options}
+
+
 def _evaluation_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``fid`` and ``evaluate`` that are not shared: the two sides and metric settings."""
     options = [
         click.option("--gen", required=True, help="Generated images: directory, .npz/.npy, builtin:NAME or package.module:function."),
-        click.option("--real", required=True, help="Real images (same kinds) or a statistics .npz from `gan-eval stats`."),
+        click.option("--real", default=None, help="Real images (same kinds) or a statistics .npz from `gan-eval stats` "
+                     "(needed by every metric but is and ppl)."),
         click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True),
+        click.option("--ppl-space", type=click.Choice(PPL_SPACES), default=None,
+                     help=f"PPL: latent space, z (slerp) or w (lerp; StyleGAN's mapping network) "
+                          f"[default: {_PPL_DEFAULTS['ppl_space']}]."),
+        click.option("--ppl-epsilon", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+                     help=f"PPL: step along the latent path [default: {_PPL_DEFAULTS['ppl_epsilon']:g}]."),
+        click.option("--ppl-sampling", type=click.Choice(PPL_SAMPLINGS), default=None,
+                     help=f"PPL: path points, end (t=0) or full (t ~ U(0,1)) [default: {_PPL_DEFAULTS['ppl_sampling']}]."),
+        click.option("--ppl-crop", is_flag=True, default=None, help="PPL: StyleGAN's central face crop (FFHQ)."),
+        click.option("--ppl-weights", type=click.Path(dir_okay=False), default=None,
+                     help="PPL: LPIPS linear-layer weights (torch-fidelity's weights-vgg16-lpips.pth) [default: "
+                          "$GAN_EVAL_WEIGHTS_LPIPS, torch hub cache, download]."),
         click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True,
                      help="Shrunk (with a warning) when larger than either side."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--json", "json_path", type=OutputPath(), default=None,
                      help="Also write the metrics and provenance as JSON to this file."),
         click.option("--truncation", type=float, default=None,
                      help="Generator checkpoints: ψ toward the average w, or the truncated-normal threshold (by model)."),
@@ -376,14 +442,16 @@ def _evaluation_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
 _EVALUATION_OPTIONS = tuple(SHARED)  # fid and evaluate take every shared option
 
 
-def _run_evaluation(options: Options, metrics: str, gen: str, real: str, kid_subsets: int, kid_subset_size: int,
-                    json_path: str | None, truncation: float | None, label: int | None, source: str | None,
-                    paired: bool, per_class: bool = False, classifier: str = "digits",
-                    per_class_samples: int = 500) -> None:
+def _run_evaluation(options: Options, metrics: str, gen: str, real: str | None, kid_subsets: int,
+                    kid_subset_size: int, json_path: str | None, truncation: float | None, label: int | None,
+                    source: str | None, paired: bool, per_class: bool = False, classifier: str = "digits",
+                    per_class_samples: int = 500, **ppl: Any) -> None:
     from gan_eval.metrics import MetricOptions
     from gan_eval.reports import format_result_table
 
-    inputs: dict[str, Any] = {"metric_options": MetricOptions(kid_subsets=kid_subsets, kid_subset_size=kid_subset_size),
+    ppl_options = {name: value for name, value in ppl.items() if value is not None}  # unset: the record's default
+    inputs: dict[str, Any] = {"metric_options": MetricOptions(kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                                                              **ppl_options),
                               "truncation": truncation, "label": label, "source": source, "paired": paired}
     if per_class:
         from gan_eval.conditional import evaluate_with_classes
@@ -439,8 +507,8 @@ def evaluate(options: Options, metrics: str, **kwargs: Any) -> None:
               help="Give twice: generator A, then B (checkpoints, builtin:NAME, directories, .npz…).")
 @click.option("--real", required=True, help="Real images, scored once and shared by both generators.")
 @click.option("--metrics", "-m", default="fid,pr,dc", show_default=True, help="Comma-separated: fid, is, kid, pr, dc.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the comparison as JSON.")
-@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
+@click.option("--json", "json_path", type=OutputPath(), default=None, help="Also write the comparison as JSON.")
+@shared_options("extractor", "weights", "resize", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
                 "bootstrap", "cache", "cache_dir", "trust_pickle", "progress")
 @distributed_command
 def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, json_path: str | None) -> None:
@@ -460,10 +528,10 @@ def compare(options: Options, gens: tuple[str, ...], real: str, metrics: str, js
 
 @main.command()
 @click.option("--real", required=True, help="Reference images: directory, .npz/.npy or builtin:NAME.")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Statistics file to write (.npz).")
+@click.option("--output", "-o", required=True, type=OutputPath(), help="Statistics file to write (.npz).")
 @click.option("--num-samples", "-n", type=click.IntRange(min=2), default=None, help="Images to use [default: all].")
 @click.option("--fid-only", is_flag=True, help="Store only mean/covariance (small file; FID only).")
-@shared_options("extractor", "weights", "batch_size", "workers", "device", "cache", "cache_dir", "skip_bad_files",
+@shared_options("extractor", "weights", "resize", "batch_size", "workers", "device", "cache", "cache_dir", "skip_bad_files",
                 "progress")
 @distributed_command
 def stats(options: Options, real: str, output: str, num_samples: int | None, fid_only: bool) -> None:
@@ -478,10 +546,26 @@ def stats(options: Options, real: str, output: str, num_samples: int | None, fid
 
 
 @main.command()
-def extractors() -> None:
-    """List the feature extractors --extractor accepts (built-ins and installed plug-ins)."""
-    for name in extractor_names():
-        click.echo(name)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def extractors(as_json: bool) -> None:
+    """List the feature extractors --extractor accepts (built-ins and installed plug-ins): feature size,
+    input size, weights file and its state (verified / found / mismatch / missing), and its URL.
+
+    Weights are looked for as --weights does: the extractor's environment variable, then the torch hub
+    cache ($TORCH_HOME/hub/checkpoints). Plug-ins that declare no facts show "?".
+    """
+    from gan_eval.extractors.catalog import describe_extractors
+
+    rows = describe_extractors()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("name", "features", "input", "weights", "state", "url")
+    table = [header] + [(str(r["name"]), str(r["feature_dim"]), str(r["input_size"]), str(r["weights_file"]),
+                         str(r["state"]), " ".join(x for x in (r["url"], r["note"] and f"({r['note']})") if x)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
 
 
 def _parse_assignments(pairs: tuple[str, ...]) -> dict[str, object]:
@@ -513,7 +597,7 @@ def _parse_json_object(text: str | None, flag: str) -> dict[str, object] | None:
 @click.argument("recipe")
 @click.option("--data", default="builtin:mnist-train", show_default=True,
               help="Training images: builtin:mnist[-train|-heldout] (with labels) or a directory/array.")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (.safetensors).")
+@click.option("--output", "-o", required=True, type=OutputPath(), help="Checkpoint to write (.safetensors).")
 @click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Generator updates.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="[default: the recipe's]")
 @shared_option("seed")
@@ -550,7 +634,7 @@ def train(recipe: str, data: str, output: str, steps: int, batch_size: int | Non
 @main.command()
 @click.option("--gen", required=True, help="Generator checkpoint, builtin:NAME, or package.module:function.")
 @click.option("--num", "-n", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--output", "-o", required=True, type=click.Path(),
+@click.option("--output", "-o", required=True, type=OutputPath(folder=None),
               help="A .png grid, a .npz uint8 array, or a directory of PNG files.")
 @click.option("--truncation", type=float, default=None, help="ψ toward the average w, or the truncated-normal threshold.")
 @click.option("--class", "label", type=click.IntRange(min=0), default=None, help="Conditional models: this class only.")
@@ -569,7 +653,7 @@ def sample(options: Options, gen: str, num: int, output: str, truncation: float 
 @main.command("import")
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True))
 @click.option("--arch", required=True, help="Architecture of the generator in CHECKPOINT (e.g. dcgan, mlp_gan).")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (.safetensors).")
+@click.option("--output", "-o", required=True, type=OutputPath(), help="Checkpoint to write (.safetensors).")
 @click.option("--config", "config_json", default=None, help="Constructor config as JSON [default: inferred from shapes].")
 @click.option("--key", default=None, help='Entry holding the generator state dict [default: "gen" when present].')
 def import_checkpoint(checkpoint: str, arch: str, output: str, config_json: str | None, key: str | None) -> None:
@@ -581,7 +665,7 @@ def import_checkpoint(checkpoint: str, arch: str, output: str, config_json: str 
 
 
 @main.command()
-@click.option("--output", "-o", default="gan-eval-demo", show_default=True, type=click.Path(file_okay=False),
+@click.option("--output", "-o", default="gan-eval-demo", show_default=True, type=OutputPath(folder=True),
               help="Folder for the JSON results and image grids.")
 @click.option("--num-samples", "-n", type=click.IntRange(min=200), default=2000, show_default=True)
 @shared_options("progress")
@@ -599,12 +683,12 @@ def demo(options: Options, output: str, num_samples: int) -> None:
 @click.option("--real", required=True, help="Real images (directory, .npz/.npy, builtin:NAME) or a statistics .npz.")
 @click.option("--psi", required=True, help="Comma-separated truncation values; 'none' (or 'off') = no truncation. "
               "w_avg_lerp models: psi toward the average w (1 = none); z_truncnorm models: threshold > 0.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder to write the report into.")
+@click.option("--output", "-o", required=True, type=OutputPath(folder=True), help="Folder to write the report into.")
 @click.option("--metrics", "-m", default=None, cls=LazyHelpOption,
               help_text=lambda: "Comma-separated [default: fid,pr,dc, plus is when the extractor has logits]; "
                                 f"from: {', '.join(metric_names())}.")
 @click.option("--strip", type=click.IntRange(min=0), default=8, show_default=True, help="Sample images shown per psi.")
-@shared_options("extractor", "weights", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
+@shared_options("extractor", "weights", "resize", "num_samples", "num_real", "batch_size", "workers", "device", "seed", "ci",
                 "bootstrap", "cache", "cache_dir", "trust_pickle", "progress")
 @distributed_command
 def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics: str | None, strip: int) -> None:
@@ -635,7 +719,7 @@ def sweep(options: Options, gen: str, real: str, psi: str, output: str, metrics:
               "thickness) [default: the most mis-represented level and the most shifted continuous attribute].")
 @click.option("--reference", default="real", show_default=True,
               help="real, uniform, or a JSON file of target proportions {attribute: {level: p}}.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Folder for report.html, CSVs, summary.json.")
+@click.option("--output", "-o", required=True, type=OutputPath(folder=True), help="Folder for report.html, CSVs, summary.json.")
 @click.option("--num-samples", "-n", type=click.IntRange(min=20), default=None,
               help="Generated images [default: all of a finite source, 2000 from a generator].")
 @click.option("--walk-images", type=click.IntRange(min=4), default=64, show_default=True)
@@ -693,7 +777,7 @@ def audit(options: Options, gen: str, real: str | None, attributes: str, classif
 
 @main.group()
 def weights() -> None:
-    """Where the InceptionV3 weights are, check them, or download them."""
+    """Where the InceptionV3 weights are, check them, or download them; convert any extractor's file to safetensors."""
 
 
 @weights.command("path")
@@ -721,6 +805,24 @@ def weights_verify(path: str | None) -> None:
     sys.exit(1)
 
 
+@weights.command("convert")
+@click.argument("name", type=RegistryChoice(extractor_names))
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.argument("dest", required=False, type=click.Path(dir_okay=False))
+def weights_convert(name: str, src: str, dest: str | None) -> None:
+    """Copy extractor NAME's weights file SRC to safetensors (DEST, default: the torch hub cache).
+
+    For files that are not plain state dicts, e.g. OpenAI's CLIP TorchScript archives: their tensors are
+    read without running the archive, and the copy records SRC's SHA-256, so results computed with it
+    name the official file's hash. Afterwards --extractor NAME finds the copy in the cache by itself.
+    """
+    from gan_eval.extractors.catalog import convert_extractor_weights
+
+    written = convert_extractor_weights(name, src, dest)
+    verdict = {True: "the official file", None: "no published hash to check", False: "not the official file"}
+    click.echo(f"wrote {written.path}  (from {src}, sha256 {written.source_sha256}: {verdict[written.official]})")
+
+
 @weights.command("download")
 def weights_download() -> None:
     """Download the official file into the torch hub cache, verifying its SHA-256."""
@@ -741,9 +843,9 @@ def weights_download() -> None:
               help="Baseline result JSON (from `gan-eval baseline update`); needed by max_regression rules.")
 @click.option("--rules", "-r", "rules_path", type=click.Path(dir_okay=False), default=None,
               help="Rules file (TOML, [[rule]] tables) [default: no metric may get worse than the baseline].")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--junit", "junit_path", type=OutputPath(exit_code=2), default=None,
               help="Write a JUnit XML report (one test case per rule) to this file.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--markdown", "markdown_path", type=OutputPath(exit_code=2), default=None,
               help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY) to this file.")
 def gate_command(run: str, baseline_path: str | None, rules_path: str | None, junit_path: str | None,
                  markdown_path: str | None) -> None:
@@ -770,7 +872,7 @@ def baseline() -> None:
 
 @baseline.command("update")
 @click.argument("run", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Baseline file to write.")
+@click.option("--output", "-o", required=True, type=OutputPath(exit_code=2), help="Baseline file to write.")
 @click.option("--force", is_flag=True, help="Replace a baseline even when its provenance is incompatible.")
 def baseline_update(run: str, output: str, force: bool) -> None:
     """Make RUN.json the baseline (validated, written atomically, with when/where it came from).

@@ -1,9 +1,10 @@
 """Paired comparison of two generators against the same reference features.
 
 Both generators are scored against one extraction of the real side. Intervals for the difference
-B − A come from one bootstrap in which the *reference* is resampled identically for both (the
-comparison is paired through it) and each generator's samples are resampled independently, so
-the shared reference noise cancels in the difference instead of widening it. Verdicts use the
+B − A come from one delete-a-group jackknife (see :mod:`gan_eval.intervals`) in which the
+*reference* is split into the same groups for both (replicate g drops reference group g for A and
+for B: the comparison is paired through it) and each generator's samples are grouped independently,
+so the shared reference noise cancels in the difference instead of widening it. Verdicts use the
 metric's direction: an interval that excludes 0 means B is better or worse; otherwise there is no
 significant difference at that level.
 """
@@ -24,8 +25,10 @@ from gan_eval.files import write_text_atomic
 from gan_eval.intervals import (
     Replicates,
     Resample,
-    basic_interval,
-    draw_counts,
+    delete_group_weights,
+    group_count,
+    group_labels,
+    jackknife_interval,
     metric_replicates,
     one_thread_when_small,
 )
@@ -71,7 +74,8 @@ class ComparisonResult:
             "b": {"gen": self.names[1], "metrics": {k: d.b for k, d in self.differences.items()}, "ci": self.ci_b},
             "difference": {k: {"b_minus_a": d.value, "ci": d.interval, "verdict_for_b": d.verdict}
                            for k, d in self.differences.items()},
-            "ci_info": {"level": self.level, "method": "paired bootstrap (shared reference resample)"},
+            "ci_info": {"level": self.level, "method": "paired delete-a-group jackknife (shared reference groups)",
+                        "target": "difference of the estimators' means at these N"},
             "provenance": self.provenance,
         }
 
@@ -109,7 +113,8 @@ def compare(
 
     Metrics that need no reference (IS) are compared too, with only the generated sides resampled.
     ``options.ci`` is the interval level (default 0.95: a comparison always has intervals) and
-    ``options.bootstrap`` the paired resample count; the other options as for :func:`gan_eval.evaluate`.
+    ``options.bootstrap`` the resampling work (``bootstrap / 10`` jackknife groups); the other options as
+    for :func:`gan_eval.evaluate`.
     """
     opts, rest = Options.split(options, dict(shared))
     if rest:
@@ -118,12 +123,12 @@ def compare(
     level, bootstrap, seed = opts.ci, opts.bootstrap, opts.seed
     started = time.perf_counter()
     specs = get_metrics(metrics)
-    refused = [s for s in specs if not s.comparable]  # the record says whether a paired bootstrap supports it
+    refused = [s for s in specs if not s.comparable]  # the record says whether paired replicates support it
     if refused:
         supported = [name for name in available_metrics() if get_metrics([name])[0].comparable]
         raise GanEvalError(f"compare supports {', '.join(supported)}; not "
                            f"{', '.join(f'{s.name} ({metric_label(s.keys[0].key)})' for s in refused)}: "
-                           f"a paired comparison needs bootstrap replicates, which these metrics do not have")
+                           f"a paired comparison needs resampling replicates, which these metrics do not have")
     options = replace(metric_options or MetricOptions(), seed=seed)
     fe = open_extractor(opts)
     source_options = SourceOptions(trust_pickle=opts.trust_pickle, device=fe.device)
@@ -138,21 +143,23 @@ def compare(
     points = [compute_metrics(specs, ctx) for ctx in contexts]
 
     rng = np.random.default_rng(seed)
-    as_tensor = lambda counts: torch.from_numpy(counts).to(fe.device, torch.float64)
-    real_counts = as_tensor(draw_counts(reference.n, bootstrap, rng))
-    resamples = [Resample(as_tensor(draw_counts(s.n, bootstrap, rng)), real_counts) for s in sets]
+    groups = group_count(bootstrap, reference.n, *(s.n for s in sets))
+    as_tensor = lambda w: torch.from_numpy(w).to(fe.device, torch.float64)  # noqa: E731
+    real_weights = as_tensor(delete_group_weights(group_labels(reference.n, groups, rng), groups))
+    resamples = [Resample(as_tensor(delete_group_weights(group_labels(s.n, groups, rng), groups)), real_weights)
+                 for s in sets]
     with one_thread_when_small(reference.stats.dim, fe.device):
         reps = [metric_replicates(specs, ctx, rs) for ctx, rs in zip(contexts, resamples)]
 
     differences: dict[str, Difference] = {}
     for key, rep_a in reps[0].items():
         rep_b = reps[1][key]
-        diff = Replicates(rep_b.values - rep_a.values, rep_b.centre - rep_a.centre)
+        diff = Replicates(rep_b.values - rep_a.values, float("nan"), rep_a.extra_variance + rep_b.extra_variance)
         value = points[1][key] - points[0][key]
-        interval = basic_interval(value, diff, level)
+        interval = jackknife_interval(value, diff, level)
         differences[key] = Difference(points[0][key], points[1][key], value, interval,
                                       verdict(metric_direction(key), interval))
-    ci = [{k: basic_interval(points[i][k], r, level) for k, r in reps[i].items()} for i in range(2)]
+    ci = [{k: jackknife_interval(points[i][k], r, level) for k, r in reps[i].items()} for i in range(2)]
     names = tuple(s.description for s in sides)
     provenance = build_provenance(extractor=fe, seed=seed, bootstrap=bootstrap, n_gen=[s.n for s in sets],
                                   n_real=reference.n, gen=[public_side_meta(s.meta) for s in sets],

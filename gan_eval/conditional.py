@@ -27,6 +27,7 @@ from gan_eval.extractors import FeatureExtractor
 from gan_eval.intervals import Replicates, basic_interval
 from gan_eval.models import num_classes
 from gan_eval.options import Options
+from gan_eval.pipeline import ProgressLines, progress_lines
 from gan_eval.result import EvaluationResult, build_provenance, public_side_meta
 from gan_eval.side import Side, open_cache, open_extractor
 from gan_eval.sources import SourceOptions, open_generator, sample_batches
@@ -68,9 +69,29 @@ class _ConditionalSampler:
             raise GanEvalError(f"{gen} is not a conditional generator (per-class metrics need a model with classes)")
         self.description = opened.description
 
-    def sample(self, n: int, seed: int, label: int | None, batch_size: int) -> torch.Tensor:
-        return torch.cat(list(sample_batches(self.model, n, batch_size, seed, label=label,
-                                             description=self.description)))
+    def sample(self, n: int, seed: int, label: int | None, batch_size: int,
+               lines: ProgressLines | None = None) -> torch.Tensor:
+        batches = []
+        for batch in sample_batches(self.model, n, batch_size, seed, label=label, description=self.description):
+            batches.append(batch)
+            if lines is not None:
+                lines.update(batch.shape[0])
+        return torch.cat(batches)
+
+
+def _warn_few_real(real_counts: dict[int, int]) -> None:
+    """One warning for all classes with no FID (< 2 real images) and one for all with few (< 50), not one per class."""
+    def listed(classes: list[int]) -> str:
+        return ", ".join(f"{c} ({real_counts[c]})" for c in classes)
+
+    none = [c for c, n in real_counts.items() if n < 2]
+    few = [c for c, n in real_counts.items() if 2 <= n < MIN_REAL_PER_CLASS]
+    if none:
+        warnings.warn(f"class(es) {listed(none)}: the classifier finds fewer than 2 real images (count in "
+                      f"brackets); no intra-class FID")
+    if few:
+        warnings.warn(f"class(es) {listed(few)}: fewer than {MIN_REAL_PER_CLASS} real images (count in brackets); "
+                      f"their intra-class FIDs and intervals are unreliable")
 
 
 def per_class(
@@ -112,23 +133,24 @@ def per_class(
     if real_logits.shape[1] != classes:
         raise GanEvalError(f"classifier {clf.name!r} has {real_logits.shape[1]} classes but {gen} has {classes}")
     real_pred = real_logits.argmax(dim=1).cpu()
+    # per class, then as many again with random labels for the balance: a log gets a line every 10 s
+    lines = progress_lines(2 * classes * num_per_class, f"per-class: {sampler.description}", opts.progress)
 
     metrics: dict[str, float] = {}
     ci: dict[str, list[float]] = {}
-    real_counts: dict[int, int] = {}
+    real_counts = {c: int((real_pred == c).sum()) for c in range(classes)}
+    _warn_few_real(real_counts)
     bias_dominated: list[int] = []
     for c in range(classes):
         mask = real_pred == c
-        real_counts[c] = int(mask.sum())
         if real_counts[c] < 2:
-            warnings.warn(f"class {c}: the classifier finds {real_counts[c]} real image(s); no intra-class FID")
+            if lines is not None:
+                lines.update(num_per_class)
             continue
-        if real_counts[c] < MIN_REAL_PER_CLASS:
-            warnings.warn(f"class {c}: only {real_counts[c]} real images; its FID and interval are unreliable")
         features = reference.features[mask.to(reference.features.device)]
         ref_c = FeatureSet(FeatureStats.from_features(features), features, None,
                            {**reference.meta, "source": f"{reference.meta.get('source')} (class {c})", "n": int(mask.sum())})
-        images = sampler.sample(num_per_class, seed + c, c, batch_size)
+        images = sampler.sample(num_per_class, seed + c, c, batch_size, lines)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = evaluate(images, ref_c, "fid", opts.but(extractor=fe, cache=False, progress=False, num_samples=None,
@@ -151,7 +173,7 @@ def per_class(
                                 for i in (0, 1)]
 
     total = num_per_class * classes
-    mixed = sampler.sample(total, seed + classes, None, batch_size)
+    mixed = sampler.sample(total, seed + classes, None, batch_size, lines)
     counts = np.bincount(_classify(clf, mixed, batch_size), minlength=classes)
     for c in range(classes):
         metrics[f"class_share_{c}"] = counts[c] / total

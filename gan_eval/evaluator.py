@@ -56,6 +56,10 @@ class Evaluator:
         if rest:
             raise TypeError(f"Evaluator() got unexpected keyword argument(s): {', '.join(sorted(rest))}")
         self.specs = get_metrics(metrics)
+        latent = [s.name for s in self.specs if s.needs_latent]
+        if latent:
+            raise GanEvalError(f"{', '.join(latent)} samples a generator's latent space, not images: "
+                               f"use gan_eval.evaluate(model, metrics={latent[0]!r})")
         self.options = opts
         self.value_range = value_range
         self.metric_options = (metric_options or MetricOptions()).for_run(opts.seed, opts.ci)
@@ -69,7 +73,7 @@ class Evaluator:
             if real is not None:  # opened (and checked) before the network is loaded
                 side = Side.open(real, "real", opts.num_real,
                                  source_options or SourceOptions(skip_bad_files=opts.skip_bad_files))
-                side.check_extractor_name(opts.extractor)
+                side.check_extractor_name(opts.extractor, opts.resize)
             self.extractor = open_extractor(opts)  # built and verified once
             if self._needs_logits and not self.extractor.has_logits:
                 raise GanEvalError(f"the Inception Score needs class logits, which extractor {self.extractor.name!r} "

@@ -12,22 +12,71 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gan_eval.errors import GanEvalError
+
 if TYPE_CHECKING:  # only an annotation: pandas is imported by whoever made the frame
     import pandas as pd
+
+
+class UnwritablePathError(GanEvalError, OSError):
+    """An output cannot be written where the user asked (one line naming the path).
+
+    Also an :class:`OSError`, so a caller that turns write failures into its own error (the gate's
+    reports: exit 2) still does.
+    """
+
+
+def _reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def check_output_path(path: str | os.PathLike, *, folder: bool | None = False) -> None:
+    """Raise :class:`UnwritablePathError` unless ``path`` can be written, without creating anything.
+
+    ``folder``: True for an output folder, False for a file, None for either. Missing parent folders
+    are fine (they are made when the output is written), but the nearest existing one must be a
+    writable folder: a probe file is created in it and removed, which answers for root, read-only
+    mounts and ACLs alike (``os.access`` does not). Commands call this before their long work.
+    """
+    target = Path(path)
+    if target.is_dir():
+        if folder is False:
+            raise UnwritablePathError(f"cannot write {target}: it is a folder; give a file name")
+    elif os.path.lexists(target) and folder is True:
+        raise UnwritablePathError(f"cannot write {target}: it exists and is not a folder")
+    ancestor = target if target.is_dir() else target.parent
+    while not os.path.lexists(ancestor):
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UnwritablePathError(f"cannot write {target}: {ancestor} is a file, not a folder")
+    try:
+        probe = _create_temp(ancestor / "gan-eval-probe", ".tmp")
+    except OSError as exc:
+        raise UnwritablePathError(f"cannot write {target}: folder {ancestor} is not writable "
+                                  f"({exc.strerror or type(exc).__name__})") from None
+    probe.unlink()
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was. A folder that
+    cannot be made or written is an :class:`UnwritablePathError` naming ``path``.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _create_temp(target, suffix or ".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _create_temp(target, suffix or ".tmp")
+    except OSError as exc:
+        raise UnwritablePathError(f"cannot write {target}: {_reason(exc)}") from None
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise UnwritablePathError(f"cannot write {target}: {_reason(exc)}") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -52,9 +101,9 @@ def _create_temp(target: Path, suffix: str) -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    """Write ``text`` to ``path`` atomically (UTF-8; a file name that is not valid UTF-8 shows as ``\\udcff``)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -226,6 +226,8 @@ def load_result(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GateError(f"{p}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise GateError(f"{p}: not a gan-eval result (nested too deeply to read)") from None
     validate_result(doc, str(p))
     return doc
 
@@ -264,6 +266,8 @@ def load_rules(path: str | os.PathLike) -> list[Rule]:
         raise GateError(f"{p}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise GateError(f"{p}: invalid TOML ({exc})") from None
+    except RecursionError:
+        raise GateError(f"{p}: invalid TOML (nested too deeply to read)") from None
     except OSError as exc:
         raise GateError(f"{p}: cannot read ({exc})") from None
     return parse_rules(data, str(p))
@@ -575,7 +579,10 @@ def update_baseline(run_path: str | os.PathLike, output: str | os.PathLike, forc
                 raise GateError(f"refusing to replace {out}: {exc}") from None
         origin["replaced_sha256"] = sha256_file(out)
     doc = {**doc, "baseline": origin}
-    write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
+    try:
+        write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:  # the gate's convention: a baseline that cannot be written is exit 2
+        raise GateError(str(exc)) from None
     return doc
 
 

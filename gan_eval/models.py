@@ -12,7 +12,8 @@ parts a workflow uses:
   when it cannot truncate), the current ``truncation`` ψ and ``with_truncation(psi)`` returning a
   copy at ψ: truncation sweeps;
 - :class:`LatentGenerator` — ``latents(n, generator)`` and a differentiable ``decode(z, labels=None)``:
-  the audit's latent walks.
+  the audit's latent walks, PPL in z space;
+- :class:`MappedGenerator` — ``map_w(z)`` and ``synthesize(w)``: PPL in w space.
 
 A generator's ``kind`` is one of :data:`GENERATOR_KINDS`; image-to-image models (``translate(images)``)
 have no latent to sample, truncate or walk. The helpers below read these capabilities with sensible
@@ -74,6 +75,22 @@ class LatentGenerator(Protocol):
     def latents(self, n: int, generator: torch.Generator) -> torch.Tensor: ...
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class MappedGenerator(Protocol):
+    """A StyleGAN-like generator with a w space: ``map_w`` (z → w) and ``synthesize`` (w → images in
+    ``output_range``); ``decode(z)`` equals ``synthesize(map_w(z))``. PPL in w space needs it."""
+
+    def map_w(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    def synthesize(self, w: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+def has_mapping(model: Any) -> bool:
+    """True when ``model`` exposes a w space (:class:`MappedGenerator`; a ``has_mapping`` attribute may say no)."""
+    return (bool(getattr(model, "has_mapping", True)) and callable(getattr(model, "map_w", None))
+            and callable(getattr(model, "synthesize", None)))
 
 
 def num_classes(model: Any) -> int:

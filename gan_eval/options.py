@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from gan_eval.errors import GanEvalError
+from gan_eval.extractors.resize import RESIZE_MODES
 
 #: torch-fidelity's default seed, so KID subsets and IS splits match it.
 DEFAULT_SEED = 2020
@@ -48,16 +49,19 @@ class OptionInfo:
 #: name -> default and help. The order is the order of ``--help``.
 SHARED: dict[str, OptionInfo] = {
     "extractor": OptionInfo(DEFAULT_EXTRACTOR, "Feature extractor (`gan-eval extractors` lists them); `digits` works offline."),
-    "weights": OptionInfo(None, "Extractor weights file (else $GAN_EVAL_WEIGHTS, torch hub cache, download)."),
+    "weights": OptionInfo(None, "Extractor weights file (else the extractor's variable, $GAN_EVAL_WEIGHTS for Inception, "
+                          "see `gan-eval extractors`; torch hub cache; download)."),
+    "resize": OptionInfo(RESIZE_MODES[0], "How images are resized to the extractor's input: tf1 (torch-fidelity's "
+                         "TF-1 bilinear, as published FIDs) or clean (clean-fid's antialiased PIL bicubic)."),
     "num_samples": OptionInfo(None, "Generated images to use [default: all of a finite source, 10000 from a generator]."),
     "num_real": OptionInfo(None, "Cap on real images [default: all]."),
     "batch_size": OptionInfo(64, "Images per forward pass."),
     "workers": OptionInfo(default_workers(), "Processes decoding image folders ahead of the forward pass (0: in the "
                           "main process; default: the CPU cores, at most 4); results do not depend on it."),
     "device": OptionInfo("auto", "auto (cuda when available, else cpu), cpu or cuda[:N]."),
-    "seed": OptionInfo(DEFAULT_SEED, "Seeds generator noise, KID subsets, IS splits and bootstrap resamples."),
-    "ci": OptionInfo(None, "Add bootstrap confidence intervals at this level (e.g. 0.95), from the same features."),
-    "bootstrap": OptionInfo(DEFAULT_BOOTSTRAP, "Bootstrap resamples for the intervals (seeded by --seed)."),
+    "seed": OptionInfo(DEFAULT_SEED, "Seeds generator noise, KID subsets, IS splits and the interval groups."),
+    "ci": OptionInfo(None, "Add confidence intervals at this level (e.g. 0.95), from the same features (delete-a-group jackknife)."),
+    "bootstrap": OptionInfo(DEFAULT_BOOTSTRAP, "Resampling work for the intervals: B/10 jackknife groups, at least 10 (seeded by --seed)."),
     "cache": OptionInfo(True, "Read and write the reference feature cache (--no-cache: neither)."),
     "cache_dir": OptionInfo(None, "Cache location [default: $GAN_EVAL_CACHE_DIR or ~/.cache/gan-eval]."),
     "skip_bad_files": OptionInfo(False, "Skip unreadable images (their count is reported)."),
@@ -78,6 +82,7 @@ class Options:
 
     extractor: Any = SHARED["extractor"].default
     weights: str | None = SHARED["weights"].default
+    resize: str = SHARED["resize"].default
     num_samples: int | None = SHARED["num_samples"].default
     num_real: int | None = SHARED["num_real"].default
     batch_size: int = SHARED["batch_size"].default
@@ -101,6 +106,8 @@ class Options:
             raise GanEvalError(f"--ci must be a confidence level between 0.5 and 1 (e.g. 0.95), got {self.ci}")
         if not isinstance(self.bootstrap, int) or self.bootstrap < MIN_BOOTSTRAP:
             raise GanEvalError(f"--bootstrap must be at least {MIN_BOOTSTRAP} resamples, got {self.bootstrap}")
+        if self.resize not in RESIZE_MODES:
+            raise GanEvalError(f"--resize must be one of {', '.join(RESIZE_MODES)}, got {self.resize!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise GanEvalError(f"--batch-size must be a positive integer, got {self.batch_size}")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 0:

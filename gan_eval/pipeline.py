@@ -65,12 +65,13 @@ class ProgressLines:
 
     ``gan-eval: gen: builtin:dcgan: 1200/10000 images, 95 img/s, ~1m33s left``. A CI log or a
     redirected run is not silent for minutes, and is not flooded with tqdm's carriage returns either.
-    Nothing is printed before the first interval has passed, so short runs stay quiet.
+    Nothing is printed before the first interval has passed, so short runs stay quiet. ``unit`` names
+    what is counted (``images``; ``steps`` for training).
     """
 
     def __init__(self, total: int, label: str, interval: float | None = None, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.total, self.label, self.done = total, label, 0
+                 clock: Callable[[], float] = time.monotonic, unit: str = "images") -> None:
+        self.total, self.label, self.done, self.unit = total, label, 0, unit
         self.interval = progress_interval() if interval is None else interval
         self.stream, self.clock = stream, clock
         self.started = self.last = clock()
@@ -87,10 +88,19 @@ class ProgressLines:
         """The progress line at time ``now``: counts, rate and (once a rate is known) time left."""
         elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed
-        text = f"gan-eval: {self.label}: {self.done}/{self.total} images, {rate:.0f} img/s"
+        per_second = f"{rate:.0f} img/s" if self.unit == "images" else f"{rate:.3g} {self.unit}/s"
+        text = f"gan-eval: {self.label}: {self.done}/{self.total} {self.unit}, {per_second}"
         if rate > 0 and self.total > self.done:
             text += f", ~{format_duration((self.total - self.done) / rate)} left"
         return text
+
+
+def progress_lines(total: int, label: str, progress: bool | None, unit: str = "images") -> ProgressLines | None:
+    """:class:`ProgressLines` for a long loop when stderr is not a terminal and progress is not off
+    (``--quiet``); None otherwise (a terminal gets a bar, or nothing, from the caller)."""
+    if progress is False or sys.stderr.isatty():
+        return None
+    return ProgressLines(total, label, unit=unit)
 
 
 def extract_features(
@@ -133,9 +143,7 @@ def extract_features(
     # rank; only what this pass adds is summed over the ranks.
     conversions_before, skipped_before = dict(source.conversions), len(source.skipped_files)
     started = time.perf_counter()
-    on_terminal = sys.stderr.isatty()
-    lines = ProgressLines(num_samples, label or source.description) \
-        if progress is not False and not on_terminal else None  # a log gets a line every 10 s, not a bar
+    lines = progress_lines(num_samples, label or source.description, progress)  # a log gets a line every 10 s, not a bar
     with tqdm(total=num_samples, disable=not progress_enabled(progress) or lines is not None,
               desc=label or source.description, unit="img", leave=False, file=sys.stderr) as bar:
         pin = torch.device(extractor.device).type == "cuda"

@@ -35,13 +35,15 @@ ROLES = ("gen", "real")
 
 
 def open_extractor(options: Options) -> FeatureExtractor:
-    """The extractor named by ``options.extractor`` on ``options.device`` (an extractor object is used as is)."""
+    """The extractor named by ``options.extractor`` on ``options.device``, resizing by ``options.resize`` (an
+    extractor object is used as is, with its own resize mode)."""
     from gan_eval.extractors import FeatureExtractor, create_extractor
     from gan_eval.pipeline import resolve_device
 
     if isinstance(options.extractor, FeatureExtractor):
         return options.extractor
-    return create_extractor(options.extractor, weights=options.weights, device=resolve_device(options.device))
+    return create_extractor(options.extractor, weights=options.weights, device=resolve_device(options.device),
+                            resize=options.resize)
 
 
 def open_cache(options: Options) -> FeatureCache | None:
@@ -106,8 +108,8 @@ class Side:
     def description(self) -> str:
         return str(self.source.description) if self.source is not None else str(self.spec)
 
-    def check_extractor_name(self, extractor: Any) -> None:
-        """Refuse, before any network is loaded, statistics made with another named extractor.
+    def check_extractor_name(self, extractor: Any, resize: str | None = None) -> None:
+        """Refuse, before any network is loaded, statistics made with another named extractor (or ``resize`` mode).
 
         ``extractor`` is a name or an extractor object (objects are checked later, with their weights).
         """
@@ -117,6 +119,8 @@ class Side:
         if made_with and made_with != extractor:
             raise GanEvalError(f"{self.spec} was made with extractor {made_with!r}, not {extractor!r}; "
                                f"pass --extractor {made_with} (or recompute the statistics)")
+        if made_with and resize is not None:
+            check_resize(self.stats.meta, resize, self.spec)
 
     # -- extraction -----------------------------------------------------------------------------
     def features(self, extractor: FeatureExtractor, *, need_features: bool, cache: FeatureCache | None,
@@ -129,7 +133,7 @@ class Side:
         """
         if self.stats is not None:
             return self._from_statistics(extractor, need_features)
-        memo = (extractor.name, str(extractor.weights_sha256))
+        memo = (extractor.name, str(extractor.weights_sha256), extractor.describe()["preprocessing"])
         done = self._extracted.get(memo)
         if done is not None and (done.features is not None or not need_features) and on_batch is None:
             return done
@@ -144,7 +148,8 @@ class Side:
             progress=options.progress,
             label=f"{self.role}: {self.source.description}", on_batch=on_batch,
         )
-        feature_set.meta.update({"extractor": extractor.name, "weights_sha256": extractor.weights_sha256})
+        feature_set.meta.update({"extractor": extractor.name, "weights_sha256": extractor.weights_sha256,
+                                 "resize": extractor.describe()["resize"]})
         self._extracted[memo] = feature_set
         return feature_set
 
@@ -176,6 +181,17 @@ def check_compatible(meta: dict[str, Any], dim: int, extractor: FeatureExtractor
     if meta.get("weights_sha256") and meta["weights_sha256"] != extractor.weights_sha256:
         raise GanEvalError(f"{path} was computed with other {extractor.name} weights (sha256 "
                            f"{meta['weights_sha256'][:12]}…, now {extractor.weights_sha256[:12]}…); recompute it")
+    check_resize(meta, extractor.describe()["resize"], path)
+
+
+def check_resize(meta: dict[str, Any], resize: str, path: Any) -> None:
+    """Refuse statistics resized by another ``--resize`` mode (files from before the option: the default, ``tf1``)."""
+    from gan_eval.extractors.resize import RESIZE_MODES
+
+    made_with = meta.get("resize") or RESIZE_MODES[0]
+    if made_with != resize:
+        raise GanEvalError(f"{path} was computed with --resize {made_with}, not {resize}; "
+                           f"pass --resize {made_with} or recompute the statistics")
 
 
 def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:

@@ -43,6 +43,8 @@ from gan_eval.models import Generator, draw_labels, generator_kind, has_latents
 from gan_eval.registry import Registry
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+#: Extensions of lossy-compressed images, warned about once per folder (torch-fidelity's ``samples_ext_lossy``).
+LOSSY_EXTENSIONS = (".jpg", ".jpeg")
 DEFAULT_GENERATOR_SAMPLES = 10_000
 BUILTINS = {"mnist": "all", "mnist-train": "train", "mnist-heldout": "heldout"}
 
@@ -416,6 +418,8 @@ class DirectorySource(Source):
         if not self.root.is_dir():
             raise GanEvalError(f"{self.root} is not a directory")
         self.skip_bad_files = skip_bad_files
+        self.skip_reasons: dict[str, str] = {}  # relative path -> why it could not be read (first line)
+        self._skips_warned: set[str] = set()
         self.files, self.not_regular_files = list_image_files(self.root)
         if self.not_regular_files:
             names = self.not_regular_files
@@ -424,6 +428,13 @@ class DirectorySource(Source):
                           f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
         if not self.files:
             raise GanEvalError(f"{self.root} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
+        lossy = sum(item.path.suffix.lower() in LOSSY_EXTENSIONS for item in self.files)
+        if lossy:
+            # One warning per folder, not per file: JPEG artefacts move features (clean-fid measured FID
+            # changing with JPEG quality alone), so numbers are comparable only between the same formats.
+            warnings.warn(f"{lossy} of {len(self.files)} images in {self.root} are JPEG: lossy compression shifts "
+                          f"FID and the other feature metrics; compare only numbers computed from the same format "
+                          f"(PNG for generated samples)")
 
     @property
     def length(self) -> int:
@@ -478,9 +489,17 @@ class DirectorySource(Source):
             chunks.close()  # stops the workers: enough images, an error, or the caller stopped early
         if pending:
             yield _join(pending, pin_memory)
-        if self.skipped_files:
-            warnings.warn(f"skipped {len(self.skipped_files)} unreadable file(s) in {self.root}: "
-                          f"{', '.join(self.skipped_files[:5])}{' …' if len(self.skipped_files) > 5 else ''}")
+        self._warn_skipped()
+
+    def _warn_skipped(self) -> None:
+        """One warning for the files skipped that no earlier pass warned about: the count, up to five names
+        and the first one's reason (never a line per file or per batch, nor again on a second pass)."""
+        new = [rel for rel in dict.fromkeys(self.skipped_files) if rel not in self._skips_warned]
+        if not new:
+            return
+        self._skips_warned.update(new)
+        warnings.warn(f"skipped {len(new)} unreadable file(s) in {self.root}: {', '.join(new[:5])}"
+                      f"{' …' if len(new) > 5 else ''} ({new[0]}: {self.skip_reasons.get(new[0], 'unreadable')})")
 
     def _images(self, chunks: Iterator[DecodedChunk], files: list[_ImageFile], chunk_size: int,
                 num_samples: int) -> Iterator[tuple[torch.Tensor, int]]:
@@ -499,6 +518,7 @@ class DirectorySource(Source):
                 if mode is None:
                     if self.skip_bad_files:
                         self.skipped_files.append(item.rel)
+                        self.skip_reasons.setdefault(item.rel, chunk.errors[offset] or "unreadable")
                         continue
                     raise GanEvalError(f"cannot read image {item.path}: {chunk.errors[offset]} "
                                        f"(use --skip-bad-files to skip unreadable files)")
@@ -914,13 +934,18 @@ def read_npy_header(fp: Any) -> tuple[tuple[int, ...], np.dtype]:
 
     ``fp`` is left at the first data byte. Raises ``ValueError`` for a stream that is not ``.npy``.
     """
+    import tokenize
+
     from numpy.lib import format as npy_format
 
     version = npy_format.read_magic(fp)
-    if version == (1, 0):
-        shape, _fortran, dtype = npy_format.read_array_header_1_0(fp)
-    else:  # 2.0 and 3.0 share the header layout (3.0 allows UTF-8 field names, absent from plain arrays)
-        shape, _fortran, dtype = npy_format.read_array_header_2_0(fp)
+    try:
+        if version == (1, 0):
+            shape, _fortran, dtype = npy_format.read_array_header_1_0(fp)
+        else:  # 2.0 and 3.0 share the header layout (3.0 allows UTF-8 field names, absent from plain arrays)
+            shape, _fortran, dtype = npy_format.read_array_header_2_0(fp)
+    except (tokenize.TokenError, RecursionError, MemoryError) as exc:  # numpy tokenizes the header text first
+        raise ValueError(f"the .npy header is not a Python literal ({type(exc).__name__})") from None
     return tuple(int(d) for d in shape), np.dtype(dtype)
 
 

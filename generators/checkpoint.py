@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import warnings
 from datetime import datetime, timezone
@@ -102,15 +103,28 @@ def _decode(raw: dict[str, Any], path: Any) -> dict[str, Any]:
         value = meta.get(key, "{}")
         try:
             meta[key] = json.loads(value) if isinstance(value, str) else value
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise GanEvalError(f"{path}: metadata field {key!r} is not valid JSON") from None
+        if not isinstance(meta[key], dict):
+            raise GanEvalError(f"{path}: metadata field {key!r} must be a JSON object, "
+                               f"got {type(meta[key]).__name__}")
     for key in ("arch", "arch_version"):
-        if key not in meta:
-            raise GanEvalError(f"{path}: metadata lacks {key!r}")
+        if not isinstance(meta.get(key), str) or not meta[key]:
+            raise GanEvalError(f"{path}: metadata lacks {key!r} (a non-empty string)")
     io = meta["io"]
     if not io.get("output_range") or not io.get("out_shape"):
         raise GanEvalError(f"{path}: metadata io must declare output_range and out_shape")
+    low_high, shape = io["output_range"], io["out_shape"]
+    if not (isinstance(low_high, list) and len(low_high) == 2 and all(_is_number(v) for v in low_high)
+            and low_high[0] < low_high[1]):
+        raise GanEvalError(f"{path}: metadata io output_range must be [low, high] with low < high, got {low_high!r}"[:300])
+    if not (isinstance(shape, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise GanEvalError(f"{path}: metadata io out_shape must be a list of positive integers, got {shape!r}"[:300])
     return meta
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def state_dict_diff(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], config: dict[str, Any],
@@ -121,30 +135,34 @@ def state_dict_diff(expected: dict[str, torch.Tensor], found: dict[str, torch.Te
     shapes = [k for k in sorted(set(expected) & set(found)) if tuple(expected[k].shape) != tuple(found[k].shape)]
     lines = [f"config {json.dumps(config, sort_keys=True)} does not match the tensors:"]
     for key in shapes[:limit]:
-        lines.append(f"  {key}: file has {list(found[key].shape)}, config builds {list(expected[key].shape)}")
+        lines.append(f"{key}: file has {list(found[key].shape)}, config builds {list(expected[key].shape)}")
     if missing:
-        lines.append(f"  missing from file ({len(missing)}): {', '.join(missing[:limit])}{' …' if len(missing) > limit else ''}")
+        lines.append(f"missing from file ({len(missing)}): {', '.join(missing[:limit])}{' …' if len(missing) > limit else ''}")
     if unexpected:
-        lines.append(f"  unexpected in file ({len(unexpected)}): {', '.join(unexpected[:limit])}"
+        lines.append(f"unexpected in file ({len(unexpected)}): {', '.join(unexpected[:limit])}"
                      f"{' …' if len(unexpected) > limit else ''}")
-    return "\n".join(lines)
+    return f"{lines[0]} {'; '.join(lines[1:])}"  # one line, as every error
 
 
 def build_strict(arch: str, config: dict[str, Any], state: dict[str, torch.Tensor], path: Any = "") -> tuple[ArchSpec, torch.nn.Module]:
     """Build ``arch`` from ``config`` and load ``state`` strictly; a mismatch raises the readable diff."""
     spec = get_arch(arch)
-    module = spec.build(config)
-    expected = module.state_dict()
+    try:
+        # Shapes only (meta device): a config that does not fit the file, or is out of bounds, allocates nothing.
+        expected = spec.build(config, device="meta").state_dict()
+    except GanEvalError as exc:
+        raise GanEvalError(f"{path}: {exc}" if path else str(exc)) from None
     diff_free = set(expected) == set(state) and all(tuple(expected[k].shape) == tuple(state[k].shape) for k in state)
     if not diff_free:
         message = state_dict_diff(expected, state, config)
         infer = getattr(spec.module_cls, "infer_config", None)
         if callable(infer):
             try:
-                message += f"\n  the tensors look like config {json.dumps(infer(state), sort_keys=True)}"
+                message += f"; the tensors look like config {json.dumps(infer(state), sort_keys=True)}"
             except Exception:  # noqa: BLE001 - inference is only a hint
                 pass
         raise GanEvalError(f"{path or arch}: {message}")
+    module = spec.build(config)
     module.load_state_dict(state, strict=True)
     return spec, module
 
@@ -163,7 +181,10 @@ def load_generator(path: str | os.PathLike, *, device: str | torch.device = "cpu
         state = load_file(str(path))
     else:
         meta, state = _load_torch_container(path, trust_pickle)
-    spec = get_arch(meta["arch"])
+    try:
+        spec = get_arch(meta["arch"])
+    except GanEvalError as exc:
+        raise GanEvalError(f"{path}: {exc}") from None
     if str(spec.version) != str(meta["arch_version"]):
         raise GanEvalError(f"{path}: {spec.name} version {meta['arch_version']} in the file, this gan-eval builds "
                            f"version {spec.version}")
@@ -186,7 +207,9 @@ def _load_torch_container(path: Path, trust_pickle: bool) -> tuple[dict[str, Any
         except Exception as inner:  # noqa: BLE001
             raise GanEvalError(f"cannot read {path}: {str(inner).splitlines()[0]}") from None
     if isinstance(obj, dict) and obj.get("format") == FORMAT and isinstance(obj.get("state_dict"), dict):
-        raw = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in obj.items() if k != "state_dict"}
+        if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj["state_dict"].items()):
+            raise GanEvalError(f"{path}: state_dict must map names to tensors")
+        raw = {k: (v if isinstance(v, str) else json.dumps(v, default=repr)) for k, v in obj.items() if k != "state_dict"}
         return _decode(raw, path), obj["state_dict"]
     if isinstance(obj, dict) and ("gen" in obj or all(isinstance(v, torch.Tensor) for v in obj.values())):
         raise GanEvalError(f"{path} holds a bare state dict without architecture metadata; convert it once with "

@@ -93,6 +93,24 @@ class GeneratorHandle:
             kwargs["labels"] = F.one_hot(labels.to(self.device), self.num_classes).float()
         return self.module(z.to(self.device), **kwargs)
 
+    @property
+    def has_mapping(self) -> bool:
+        """True when the architecture has a mapping network z → w and a synthesis network w → images (StyleGAN)."""
+        return callable(getattr(self.module, "map_w", None)) and callable(getattr(self.module, "synthesize", None))
+
+    def map_w(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z → w through the mapping network (w-space truncation ψ applied as in :meth:`sample`)."""
+        if not self.has_mapping:
+            raise GanEvalError(f"{self.spec.name} has no mapping network (no w space)")
+        psi = self.truncation if self.spec.truncation == "w_avg_lerp" else None
+        return self.module.map_w(z.to(self.device), psi)
+
+    def synthesize(self, w: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """w → images in ``output_range`` (differentiable, like :meth:`decode`)."""
+        if not self.has_mapping:
+            raise GanEvalError(f"{self.spec.name} has no mapping network (no w space)")
+        return self.module.synthesize(w.to(self.device))
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` images ``N×C×H×W`` in ``output_range``."""

@@ -15,6 +15,8 @@ to load is a warning and the built-ins keep working.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -42,21 +44,99 @@ class ArchSpec:
     description: str = ""
 
     def make_config(self, config: dict[str, Any] | None = None) -> Any:
-        """Validate ``config`` (unknown keys are an error; missing keys take the course defaults)."""
+        """Validate ``config`` (unknown keys are an error; missing keys take the course defaults).
+
+        Every field named in :data:`CONFIG_LIMITS` is checked for type and bounds before the config
+        class (and so before any module) is built.
+        """
+        if config is not None and not isinstance(config, dict):
+            raise GanEvalError(f"{self.name}: the config must be a JSON object of constructor arguments, "
+                               f"got {type(config).__name__}")
         config = dict(config or {})
         fields = {f.name for f in dataclasses.fields(self.config_cls)}
         unknown = sorted(set(config) - fields)
         if unknown:
             raise GanEvalError(f"{self.name}: unknown config key(s) {', '.join(unknown)}; "
                                f"valid keys: {', '.join(sorted(fields))}")
+        for name, value in config.items():
+            check_config_field(self.name, name, value)
         try:
             return self.config_cls(**config)
         except (TypeError, ValueError) as exc:
             raise GanEvalError(f"{self.name}: invalid config: {exc}") from None
 
-    def build(self, config: dict[str, Any] | None = None) -> torch.nn.Module:
-        cfg = self.make_config(config)
-        return self.module_cls(**dataclasses.asdict(cfg))
+    def build(self, config: dict[str, Any] | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
+        """Build the module from a validated config, after checking its size on the meta device.
+
+        ``device="meta"`` returns the shapes-only module (nothing allocated): enough to compare a
+        checkpoint's tensors with what the config builds.
+        """
+        kwargs = dataclasses.asdict(self.make_config(config))
+        try:
+            with torch.device("meta"):
+                meta_module: torch.nn.Module | None = self._construct(kwargs)
+        except GanEvalError:
+            raise
+        except Exception:  # noqa: BLE001 - a plug-in that cannot be built on the meta device: its fields were still checked
+            meta_module = None
+        if meta_module is not None:
+            elements = sum(t.numel() for t in meta_module.state_dict().values())
+            if elements > MAX_ELEMENTS:
+                raise GanEvalError(f"{self.name}: config {json.dumps(kwargs, sort_keys=True, default=repr)} builds "
+                                   f"{elements:,} parameters and buffers, more than the {MAX_ELEMENTS:,} gan-eval allows")
+            if str(device) == "meta":
+                return meta_module
+        return self._construct(kwargs)
+
+    def _construct(self, kwargs: dict[str, Any]) -> torch.nn.Module:
+        try:
+            return self.module_cls(**kwargs)
+        except (TypeError, ValueError) as exc:  # a constructor's own validation of its arguments
+            raise GanEvalError(f"{self.name}: invalid config: {exc}") from None
+
+
+#: Sane bounds for architecture config fields, by field name: ``(smallest, largest)``. A field named
+#: here is checked (type and range) for every architecture, plug-ins included, before anything is
+#: built, so a checkpoint whose config claims z_dim 10⁹ is a one-line error, not a terabyte allocation.
+#: Finer rules (a power of two, the sizes a layout supports) stay in each architecture's config class.
+CONFIG_LIMITS: dict[str, tuple[int, int] | tuple[float, float]] = {
+    **dict.fromkeys(("z_dim", "w_dim"), (1, 65536)),
+    **dict.fromkeys(("im_chan", "in_chan", "out_chan", "in_channels", "out_channels"), (1, 65536)),
+    **dict.fromkeys(("hidden_dim", "hidden_chan", "hidden_channels", "channels", "map_hidden_dim"), (1, 65536)),
+    "num_classes": (1, 1_000_000),
+    "img_size": (1, 4096),
+    "n_res": (0, 1024),
+    "depth": (1, 12),  # U-Net halvings: 2**12 = 4096, the largest image size
+    "num_blocks": (1, 11),  # StyleGAN resolutions 4·2**(k-1): 11 blocks reach 4096
+    "num_mapping_layers": (1, 64),
+    "kernel_size": (1, 63),
+    "alpha": (0.0, 1.0),
+}
+#: Parameters and buffers a built generator may hold (2**31 float32 values are 8 GiB).
+MAX_ELEMENTS = 1 << 31
+
+
+def check_config_field(arch: str, name: str, value: Any) -> None:
+    """Raise a one-line GanEvalError when ``value`` is the wrong JSON type or outside :data:`CONFIG_LIMITS`."""
+    if name not in CONFIG_LIMITS:
+        return
+    low, high = CONFIG_LIMITS[name]
+    if isinstance(low, int):
+        kind_ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "an integer"
+    else:
+        kind_ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and not (isinstance(value, float) and not math.isfinite(value))
+        kind = "a number"
+    if not kind_ok:
+        raise GanEvalError(f"{arch}: config field {name} must be {kind} in [{low}, {high}], got {_short(value)}")
+    if not low <= value <= high:
+        raise GanEvalError(f"{arch}: config field {name} = {_short(value)} is outside the bounds [{low}, {high}]")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def require_positive_ints(config: Any, *names: str) -> None:

@@ -2,9 +2,9 @@
 
 A recipe is separate from the architecture: WGAN-GP and SNGAN are recipes over the DCGAN
 generator. Hyper-parameters default to the GANs course's and are overridable; unknown names are an
-error. The loop is deterministic for a seed on CPU, shows a progress bar, writes sample grids
-periodically, and can resume from a checkpoint plus its ``.train.pt`` state (tensors only, read
-with ``weights_only=True``).
+error. The loop is deterministic for a seed on CPU, shows a progress bar (in a log, a line every
+10 s), writes sample grids periodically, and can resume from a checkpoint plus its ``.train.pt``
+state (tensors only, read with ``weights_only=True``).
 
 Every recipe, the generator recipes (:class:`Recipe` subclasses) and the attribute classifier
 (``generators/recipes/classifier.py``) alike, is registered in :data:`RECIPES` and run the same way:
@@ -300,7 +300,10 @@ def train(
     grid_rng_seed = seed + 12345
     batches = _batches(dataset, batch_size, rng)
     grid_dir = output.with_name(output.stem + "_samples")
-    show = sys.stderr.isatty() if progress is None else progress
+    from gan_eval.pipeline import progress_lines
+
+    lines = progress_lines(steps, f"train {recipe_name}", progress, unit="steps")  # a log: a line every 10 s
+    show = (sys.stderr.isatty() if progress is None else progress) and lines is None
     recipe.generator.train()
     losses: dict[str, float] = {}
     first_batch = None
@@ -314,6 +317,8 @@ def train(
                     raise GanEvalError(f"training diverged at step {step}: {key} = {value}")
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             bar.update(1)
+            if lines is not None:
+                lines.update(1)
             if on_step is not None:
                 on_step(step, losses)
             if sample_every and (step % sample_every == 0 or step == start_step + 1):

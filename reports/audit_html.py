@@ -34,6 +34,9 @@ SECTIONS = ("verdict", "findings", "validity", "representation", "joint", "walks
 def _png(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
+    from gan_eval.reports.text import literal_figure_text
+
+    literal_figure_text(fig)  # attribute names are the user's: shown as written
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)

@@ -12,22 +12,23 @@ from datetime import datetime, timezone
 
 from gan_eval.files import write_text_atomic, xml_legal
 from gan_eval.gate import ERROR, FAIL, PASS, WARN, GateError, GateReport, RuleResult
+from gan_eval.reports.text import markdown_safe, terminal_safe
 
 
 def format_table(report: GateReport) -> str:
     """Plain-text table for the terminal: one line per rule, then the overall status."""
     rows = [("status", "rule", "value", "bound", "baseline", "detail")]
     for r in report.results:
-        rows.append((r.status, r.rule.title, _value_text(r), r.bound or "-",
+        rows.append((r.status, terminal_safe(r.rule.title), _value_text(r), r.bound or "-",
                      "-" if r.baseline_value is None else _interval_text(r.baseline_value, r.baseline_interval),
-                     r.message))
+                     terminal_safe(r.message)))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5] for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 6)
     for note in report.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"note: {terminal_safe(note)}")
     if report.error:
-        lines.append(f"error: {report.error}")
+        lines.append(f"error: {terminal_safe(report.error)}")
     counts = report.counts()
     lines.append(f"gate: {report.status} ({counts[PASS]} passed, {counts[WARN]} warned, {counts[FAIL]} failed"
                  + (f", {counts[ERROR]} could not be evaluated" if counts[ERROR] else "") + ")")
@@ -121,4 +122,4 @@ def _value_text(r: RuleResult) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_safe(text)

@@ -33,6 +33,7 @@ from gan_eval.reports.images import image_grid
 
 from gan_eval.errors import GanEvalError
 from gan_eval.files import atomic_path, csv_safe_frame, write_text_atomic
+from gan_eval.reports.text import terminal_safe
 from gan_eval.metrics import metric_direction, metric_label, metric_short_label
 from gan_eval.result import SWEEP_SCHEMA
 from gan_eval.sweep import PSI_MEANING, SweepResult, format_psi
@@ -107,7 +108,8 @@ def format_sweep_table(result: SweepResult) -> str:
     p = result.provenance
     lines.append("")
     lines.append(f"truncation: {result.truncation_kind} ({PSI_MEANING[result.truncation_kind]}); same seed for every psi")
-    lines.append(f"generated: {p.get('gen')} (N={p.get('n_gen')} per psi); real: {(p.get('real') or {}).get('source')} "
+    lines.append(f"generated: {terminal_safe(p.get('gen'))} (N={p.get('n_gen')} per psi); "
+                 f"real: {terminal_safe((p.get('real') or {}).get('source'))} "
                  f"(N={p.get('n_real')}, extracted once)")
     lines.append(f"extractor: {p.get('extractor')} (weights sha256 {(p.get('weights_sha256') or '')[:12]}…); "
                  f"device {p.get('device')}; seed {p.get('seed')}")
@@ -143,6 +145,8 @@ def render_plot(result: SweepResult) -> tuple[bytes, str]:
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+
+    from gan_eval.reports.text import literal_figure_text
 
     keys = result.metric_keys
     has_pr = "precision" in keys and "recall" in keys
@@ -180,6 +184,7 @@ def render_plot(result: SweepResult) -> tuple[bytes, str]:
         ax.grid(alpha=0.3)
     fig.suptitle(f"Truncation sweep: {result.provenance.get('arch', '')}, {result.provenance.get('extractor', '')} "
                  f"features, N={result.provenance.get('n_gen')}", fontsize=10)
+    literal_figure_text(fig)  # the architecture and names are the user's: shown as written, legal in SVG
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110)
     svg = io.StringIO()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gan_eval.metrics import metric_label
+from gan_eval.reports.text import terminal_safe
 
 if TYPE_CHECKING:
     from gan_eval.compare import ComparisonResult
@@ -41,10 +42,10 @@ def format_result_table(result: Any) -> str:
     real = p.get("real") or {}
     gen = p.get("gen") or {}
     lines.append("")
-    lines.append(f"generated: {gen.get('source', '?')} (N={p.get('n_gen')})")
+    lines.append(f"generated: {terminal_safe(gen.get('source', '?'))} (N={p.get('n_gen')})")
     if real:
         cache = f", cache {real['cache']}" if real.get("cache") else ""
-        lines.append(f"real:      {real.get('source', '?')} (N={p.get('n_real')}{cache})")
+        lines.append(f"real:      {terminal_safe(real.get('source', '?'))} (N={p.get('n_real')}{cache})")
     weights = (p.get("weights_sha256") or "")[:12]
     lines.append(f"extractor: {p.get('extractor')} (weights sha256 {weights}…, {p.get('weights_origin')}); "
                  f"device {p.get('device')}; seed {p.get('seed')}")
@@ -73,12 +74,13 @@ def format_comparison(result: ComparisonResult) -> str:
     """Terminal table of a paired comparison: A, B, B − A with its interval, and the verdict for B."""
     width = max([len(metric_label(k)) for k in result.differences] + [6])
     head = f"{'metric':<{width}}  {'A':>12}  {'B':>12}  {'B - A':>12}  {result.level:.0%} interval of B - A      verdict for B"
-    lines = [f"A: {result.names[0]}", f"B: {result.names[1]}", "", head, "-" * len(head)]
+    lines = [f"A: {terminal_safe(result.names[0])}", f"B: {terminal_safe(result.names[1])}", "", head, "-" * len(head)]
     for key, d in result.differences.items():
         span = f"[{format_value(d.interval[0])}, {format_value(d.interval[1])}]"
         lines.append(f"{metric_label(key):<{width}}  {format_value(d.a):>12}  {format_value(d.b):>12}  "
                      f"{format_value(d.value):>12}  {span:<27}  {d.verdict}")
     p = result.provenance
-    lines += ["", f"reference: {p['real'].get('source')} (N={p['n_real']}), shared by both; generated N={p['n_gen']}",
+    lines += ["", f"reference: {terminal_safe(p['real'].get('source'))} (N={p['n_real']}), shared by both; "
+                  f"generated N={p['n_gen']}",
               f"extractor: {p.get('extractor')}; {p['bootstrap']} paired bootstrap resamples (seed {p['seed']})"]
     return "\n".join(lines)

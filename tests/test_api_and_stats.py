@@ -85,7 +85,7 @@ def test_rank_deficiency_warns_but_computes():
 
 def test_metric_and_extractor_names_are_validated():
     with pytest.raises(GanEvalError, match="unknown metric"):
-        gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", "fid,ppl", **OPTIONS)
+        gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", "fid,swd", **OPTIONS)
     with pytest.raises(GanEvalError, match="unknown extractor"):
         gan_eval.evaluate("builtin:mnist-train", "builtin:mnist-heldout", "fid", extractor="vgg", cache=False)
     with pytest.raises(GanEvalError, match="need a real reference"):

@@ -183,13 +183,15 @@ def test_recipe_registry():
 
 
 @pytest.mark.parametrize("module, call, names", [
-    ("gan_eval.extractors", "available_extractors", ["digits", "inception-v3-compat"]),
+    ("gan_eval.extractors", "available_extractors", ["clip-vit-b-32", "clip-vit-l-14", "digits", "dinov2-vit-b-14",
+                                                      "dinov2-vit-l-14", "dinov2-vit-s-14", "inception-v3-compat",
+                                                      "vgg16"]),
     ("gan_eval.attributes", "available_attribute_extractors", ["classifier", "digits", "morphometry"]),
 ])
 def test_listing_names_imports_no_torch(module, call, names):
     code = (f"import sys, {module} as m; names = m.{call}(); "
             f"assert 'torch' not in sys.modules, sorted(k for k in sys.modules if k.startswith('torch'))[:5]; "
-            f"assert not any(k.startswith('{module}.') and k.split('.')[-1] not in ('base',) for k in sys.modules), "
+            f"assert not any(k.startswith('{module}.') and k.split('.')[-1] not in ('base', 'resize', 'catalog') for k in sys.modules), "
             f"[k for k in sys.modules if k.startswith('{module}.')]; print(','.join(names))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -69,3 +69,31 @@ def test_state_dict_loading_never_unpickles(tmp_path):
     with pytest.raises(GanEvalError, match="cannot read weights"):
         weights.load_state_dict(path)
     assert not marker.exists()
+
+
+def test_generic_resolution_uses_each_files_own_variable_hash_and_message(tmp_path, monkeypatch):
+    body = b"some encoder weights"
+    spec = weights.WeightsFile("Encoder X", "encoder-x.pth", "https://example.invalid/encoder-x.pth",
+                               hashlib.sha256(body).hexdigest()[:12], "GAN_EVAL_WEIGHTS_ENCODER_X")
+    with pytest.raises(WeightsUnavailableError) as caught:
+        weights.resolve_weights(spec)
+    assert str(caught.value) == (
+        f"Encoder X weights not found (offline mode, no download attempted): put encoder-x.pth from "
+        f"https://example.invalid/encoder-x.pth at {weights.hub_cache_path(spec)}, or pass --weights PATH "
+        f"(or set GAN_EVAL_WEIGHTS_ENCODER_X)")
+    cached = weights.hub_cache_path(spec)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(body)
+    found = weights.resolve_weights(spec)
+    assert (found.origin, found.official, found.sha256) == ("torch hub cache", True, hashlib.sha256(body).hexdigest())
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"other")
+    monkeypatch.setenv("GAN_EVAL_WEIGHTS", str(other))  # Inception's variable is not this encoder's
+    assert weights.resolve_weights(spec).path == cached
+    monkeypatch.setenv("GAN_EVAL_WEIGHTS_ENCODER_X", str(other))
+    assert weights.resolve_weights(spec).origin == "$GAN_EVAL_WEIGHTS_ENCODER_X"
+    assert weights.resolve_weights(spec, cached).origin == "--weights"
+    cached.write_bytes(body + b"!")  # damaged in the cache: refused, not used
+    monkeypatch.delenv("GAN_EVAL_WEIGHTS_ENCODER_X")
+    with pytest.raises(GanEvalError, match="corrupt or truncated"):
+        weights.resolve_weights(spec)

@@ -17,6 +17,7 @@ the held-out confusion counts, which the audit uses to correct proportions) and 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -68,6 +69,36 @@ class AttributeClassifier(nn.Module):
         return self.disc(x).mean(dim=(2, 3))
 
 
+#: The classifier's config fields and their sane bounds, checked before a model is built from a file.
+CONFIG_LIMITS: dict[str, tuple[int, int]] = {"channels": (1, 3), "hidden_dim": (1, 4096), "image_size": (58, 4096)}
+#: Parameters and buffers a classifier may hold (2**28 float32 values are 1 GiB).
+MAX_ELEMENTS = 1 << 28
+
+
+def check_classifier_config(config: Any, where: Any, n_outputs: int = 1) -> None:
+    """One line naming ``where`` and the field when ``config`` has unknown keys, wrong types, sizes out of
+    bounds, or would build a model too large to be real (counted on the meta device: nothing allocated)."""
+    if not isinstance(config, dict):
+        raise GanEvalError(f"{where}: metadata field 'config' must be a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(CONFIG_LIMITS))
+    if unknown:
+        raise GanEvalError(f"{where}: unknown classifier config key(s) {', '.join(map(repr, unknown))}; "
+                           f"known: {', '.join(CONFIG_LIMITS)}")
+    for name, value in config.items():
+        low, high = CONFIG_LIMITS[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high \
+                or (name == "channels" and value == 2):
+            shown = json.dumps(value, default=repr)
+            shown = shown if len(shown) <= 40 else shown[:40] + "…"
+            rule = "1 (grey) or 3 (RGB)" if name == "channels" else f"an integer in [{low}, {high}]"
+            raise GanEvalError(f"{where}: classifier config {name} must be {rule}, got {shown}")
+    with torch.device("meta"):
+        elements = sum(t.numel() for t in AttributeClassifier(n_outputs, **config).state_dict().values())
+    if elements > MAX_ELEMENTS:
+        raise GanEvalError(f"{where}: classifier config {json.dumps(config, sort_keys=True)} with {n_outputs} outputs "
+                           f"builds {elements:,} parameters, more than the {MAX_ELEMENTS:,} gan-eval allows")
+
+
 def preprocess(images: torch.Tensor, channels: int, image_size: int) -> torch.Tensor:
     """Float ``[0, 1]`` ``N×3×H×W`` → the classifier's input (channels, size, ``[-1, 1]``), differentiably."""
     x = images.float()
@@ -108,8 +139,12 @@ class ClassifierAttributes(AttributeExtractor):
         except (KeyError, json.JSONDecodeError) as exc:
             raise GanEvalError(f"{p}: broken metadata ({exc})") from None
         self.mode = meta.get("mode", "multilabel")
-        if self.mode not in MODES or not names or not all(isinstance(n, str) and n for n in names):
+        if self.mode not in MODES or not isinstance(names, list) or not names \
+                or not all(isinstance(n, str) and n for n in names):
             raise GanEvalError(f"{p}: metadata needs a mode in {MODES} and a non-empty list of attribute names")
+        if not isinstance(self.heldout, dict):
+            raise GanEvalError(f"{p}: metadata field 'heldout' must be a JSON object, got {type(self.heldout).__name__}")
+        check_classifier_config(config, p, len(names))
         self.model = AttributeClassifier(len(names), **config)
         try:
             self.model.load_state_dict(state, strict=True)
@@ -167,15 +202,17 @@ def read_labels_table(data: str | os.PathLike, labels_csv: str | os.PathLike, wh
     """Read a labels CSV next to an image folder: ``(header, file column, data rows, image paths)``.
 
     The file column is ``file``, ``filename``, ``image`` or ``image_id`` (else the first column); names
-    are relative to ``data``. Every row must have the header's width and name an existing image.
+    are relative to ``data``. Every row must have the header's width and name an existing image inside
+    ``data`` (no absolute paths, ``..`` escapes or symlinks pointing out: the first such row is refused).
+    The file must be UTF-8 (a byte-order mark is allowed); anything else is refused naming the line.
     """
     data, labels_csv = Path(data), Path(labels_csv)
     if not data.is_dir():
         raise GanEvalError(f"{data} is not a directory")
     if not labels_csv.is_file():
         raise GanEvalError(f"{what} {labels_csv} does not exist")
-    with open(labels_csv, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    rows = _read_csv_rows(labels_csv)
+    root = data.resolve()
     if len(rows) < 2 or len(rows[0]) < 2:
         raise GanEvalError(f"{labels_csv}: needs a header (file column + attribute columns) and at least one row")
     header = [h.strip() for h in rows[0]]
@@ -185,10 +222,34 @@ def read_labels_table(data: str | os.PathLike, labels_csv: str | os.PathLike, wh
         if len(row) != len(header):
             raise GanEvalError(f"{labels_csv} line {r + 2}: {len(row)} fields, header has {len(header)}")
         path = data / row[file_col].strip()
-        if not path.is_file():
+        try:
+            inside, exists = path.resolve().is_relative_to(root), path.is_file()
+        except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, name too long, link loop (RuntimeError < 3.13)
+            raise GanEvalError(f"{labels_csv} line {r + 2}: unusable file name {row[file_col].strip()[:80]!r} "
+                               f"({exc})") from None
+        if not inside:
+            raise GanEvalError(f"{labels_csv} line {r + 2}: {row[file_col].strip()!r} is outside {data}; "
+                               f"name images by their path inside that folder")
+        if not exists:
             raise GanEvalError(f"{labels_csv} line {r + 2}: image {path} does not exist")
         files.append(path)
     return header, file_col, rows[1:], files
+
+
+def _read_csv_rows(path: Path) -> list[list[str]]:
+    """The rows of a UTF-8 CSV; undecodable bytes or a malformed row are one line naming the file and line."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise GanEvalError(f"{path} line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                           f"save the CSV as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise GanEvalError(f"{path} line {reader.line_num}: not a valid CSV row ({exc})") from None
 
 
 def read_labels(data: str | os.PathLike, labels_csv: str | os.PathLike) -> tuple[list[Path], list[str], np.ndarray]:
@@ -244,6 +305,7 @@ def train_classifier(data: str | os.PathLike, labels: str | os.PathLike, output:
         raise GanEvalError(f"classifier checkpoints are written as .safetensors (got {output.name})")
     if not 0.0 < val_fraction < 1.0:
         raise GanEvalError("--val-fraction must be between 0 and 1")
+    check_classifier_config({"channels": channels, "hidden_dim": hidden_dim, "image_size": image_size}, "--set")
     files, names, values = read_labels(data, labels)
     device = torch.device(device)
     torch.manual_seed(seed)
@@ -257,12 +319,17 @@ def train_classifier(data: str | os.PathLike, labels: str | os.PathLike, output:
     loss_fn = nn.BCEWithLogitsLoss()
     rng = torch.Generator().manual_seed(seed + 1)
     start = time.time()
+    from gan_eval.pipeline import progress_lines
+
+    lines = progress_lines(epochs * len(train_idx), "train classifier", None if progress else False)  # a log: every 10 s
     for epoch in range(epochs):
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=rng)]
         total = 0.0
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
+            if lines is not None:
+                lines.update(len(idx))
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
             opt.zero_grad()

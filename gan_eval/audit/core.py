@@ -126,9 +126,34 @@ def _load_reference(reference: Any) -> tuple[str, dict[str, dict[str, float]] | 
     return "target", targets
 
 
-def _collect(source: Any, n: int, batch_size: int, seed: int, workers: int = 0) -> torch.Tensor:
-    batches = list(source.iter_batches(n, batch_size, seed, workers=workers))
-    return torch.cat([b.cpu() for b in batches])[:n] if batches else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+def _collect(source: Any, n: int, batch_size: int, seed: int, workers: int = 0,
+             progress: bool | None = None) -> torch.Tensor:
+    from gan_eval.pipeline import progress_lines
+
+    lines = progress_lines(n, f"audit: {source.description}", progress)
+    batches = []
+    for batch in source.iter_batches(n, batch_size, seed, workers=workers):
+        batches.append(batch.cpu())
+        if lines is not None:
+            lines.update(batch.shape[0])
+    return torch.cat(batches)[:n] if batches else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+
+
+def _measure(attrs: AttributeSet, images: torch.Tensor, batch_size: int, label: str,
+             progress: bool | None = None) -> np.ndarray:
+    """``attrs.measure(images)``, in slices of whole batches (the same batches, so the same scores) so that
+    a log gets a progress line every 10 s."""
+    from gan_eval.pipeline import progress_lines
+
+    lines = progress_lines(images.shape[0], label, progress)
+    if lines is None:
+        return attrs.measure(images, batch_size)
+    step = max(1, batch_size) * 4
+    parts = []
+    for start in range(0, images.shape[0], step):
+        parts.append(attrs.measure(images[start:start + step], batch_size))
+        lines.update(min(step, images.shape[0] - start))
+    return np.concatenate(parts, axis=0)
 
 
 def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morphometry",
@@ -212,15 +237,15 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
 
     # --- measure --------------------------------------------------------------------------------------
     say(f"sampling {n_gen} generated images from {gen_source.description}")
-    gen_images = _collect(gen_source, n_gen, batch_size, seed, opts.workers)
+    gen_images = _collect(gen_source, n_gen, batch_size, seed, opts.workers, opts.progress)
     say(f"measuring {len(attrs.score_names)} attribute scores")
-    gen_scores = attrs.measure(gen_images, batch_size)
+    gen_scores = _measure(attrs, gen_images, batch_size, "audit: scoring generated images", opts.progress)
     gen_decoded = attrs.decode(gen_scores)
     real_images = real_decoded = None
     if real_source is not None:
         say(f"reading {n_real} real images from {real_source.description}")
-        real_images = _collect(real_source, n_real, batch_size, seed, opts.workers)
-        real_decoded = attrs.decode(attrs.measure(real_images, batch_size))
+        real_images = _collect(real_source, n_real, batch_size, seed, opts.workers, opts.progress)
+        real_decoded = attrs.decode(_measure(attrs, real_images, batch_size, "audit: scoring real images", opts.progress))
     confusions: dict[str, np.ndarray] = {}
     conf_source: dict[str, str] = {}
     notes: list[str] = []
@@ -268,7 +293,8 @@ def audit(gen: Any, real: Any = None, attributes: str | list[str] = "digits,morp
         for t in chosen:
             say(f"latent walk along {t}")
             walk_results.append(run_walk(model, attrs, t, mode=walk_mode, n_images=walk_images, steps=walk_steps,
-                                         step_size=walk_step_size, bootstrap=bootstrap, level=level, seed=seed))
+                                         step_size=walk_step_size, bootstrap=bootstrap, level=level, seed=seed,
+                                         progress=opts.progress))
 
     # --- verdict --------------------------------------------------------------------------------------
     items = findings(rep, jnt, walk_results, thr)

@@ -109,8 +109,13 @@ def _measure(attrs: AttributeSet, x01: torch.Tensor) -> np.ndarray:
 
 def run_walk(model: LatentModel, attrs: AttributeSet, target: str, *, mode: str = "auto", n_images: int = 64,
              steps: int = 8, step_size: float = 0.25, n_fit: int = 1000, bootstrap: int = 200, level: float = 0.95,
-             seed: int = 0, n_strip: int = 4) -> Walk:
-    """Walk ``n_images`` latent codes ``steps`` steps each way along ``target`` and summarise."""
+             seed: int = 0, n_strip: int = 4, progress: bool | None = None) -> Walk:
+    """Walk ``n_images`` latent codes ``steps`` steps each way along ``target`` and summarise.
+
+    ``progress``: as for feature extraction (in a log, a line every 10 s; False: none).
+    """
+    from gan_eval.pipeline import progress_lines
+
     names = attrs.score_names
     if target not in names:
         raise GanEvalError(f"walk target {target!r} is not a score; available: {', '.join(names)}")
@@ -130,6 +135,7 @@ def run_walk(model: LatentModel, attrs: AttributeSet, target: str, *, mode: str 
     scores = np.empty((2, steps + 1, n_images, len(names)))
     frames = np.empty((2, steps + 1, min(n_strip, n_images)), dtype=object)
     t_local = extractor.score_names.index(target)
+    lines = progress_lines(2 * (steps + 1) * n_images, f"audit: walk along {target}", progress)
     for d, sign in enumerate((1.0, -1.0)):
         z = z0.clone()
         for k in range(steps + 1):
@@ -151,6 +157,8 @@ def run_walk(model: LatentModel, attrs: AttributeSet, target: str, *, mode: str 
             strip_imgs = to_uint8(x01.detach().cpu()[: frames.shape[2]], (0.0, 1.0))
             for s in range(frames.shape[2]):
                 frames[d, k, s] = strip_imgs[s]
+            if lines is not None:
+                lines.update(n_images)
     changes = (scores[:, 1:] - scores[:, :1]).reshape(2 * steps, n_images, len(names))
     info["target_change_plus"] = float((scores[0, -1, :, t_idx] - scores[0, 0, :, t_idx]).mean())
     info["target_change_minus"] = float((scores[1, -1, :, t_idx] - scores[1, 0, :, t_idx]).mean())

@@ -27,17 +27,47 @@ class FeatureExtractor(ABC):
     Subclasses set the class attributes and implement :meth:`extract`. ``weights_sha256`` and
     ``preprocessing`` go into provenance and cache keys, so two extractors that differ in either
     never share cached features.
+
+    Resizing (``--resize``): ``resize_modes`` lists the modes of :data:`~gan_eval.extractors.resize.RESIZE_MODES`
+    an extractor supports, its default first; an extractor that resizes its own fixed way (``digits``)
+    keeps the default ``("tf1",)`` and so refuses ``clean``. Subclasses resize through :meth:`resize`, which
+    follows ``resize_mode``. A ``{resize}`` in ``preprocessing`` is replaced by the mode's label; without
+    one, a mode other than the default is appended, so the mode is always part of ``preprocessing``.
     """
 
     name: str = ""
     feature_dim: int = 0
     has_logits: bool = False
     preprocessing: str = ""
+    resize_modes: tuple[str, ...] = ("tf1",)
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.weights_sha256 = ""
         self.weights_origin = ""
+        self.set_resize_mode(self.resize_modes[0])
+
+    def set_resize_mode(self, mode: str) -> None:
+        """Resize by ``mode`` from now on (and say so in ``preprocessing``); an unsupported mode is a GanEvalError."""
+        from gan_eval.errors import GanEvalError
+        from gan_eval.extractors.resize import RESIZE_LABELS, check_resize_mode
+
+        check_resize_mode(mode)
+        if mode not in self.resize_modes:
+            raise GanEvalError(f"extractor {self.name!r} does not support --resize {mode} "
+                               f"(it supports: {', '.join(self.resize_modes)})")
+        self.resize_mode = mode
+        template = type(self).preprocessing
+        if "{resize}" in template:
+            self.preprocessing = template.replace("{resize}", RESIZE_LABELS[mode])
+        else:
+            self.preprocessing = template if mode == self.resize_modes[0] else f"{template},resize={mode}"
+
+    def resize(self, images: torch.Tensor, size: int) -> torch.Tensor:
+        """``uint8`` ``N×3×H×W`` images to float32 ``N×3×size×size`` in [0, 255] by ``resize_mode``, same device."""
+        from gan_eval.extractors.resize import resize_images
+
+        return resize_images(images, size, getattr(self, "resize_mode", self.resize_modes[0]))
 
     @abstractmethod
     def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -59,6 +89,7 @@ class FeatureExtractor(ABC):
             "weights_sha256": self.weights_sha256,
             "weights_origin": self.weights_origin,
             "preprocessing": self.preprocessing,
+            "resize": getattr(self, "resize_mode", self.resize_modes[0]),
         }
 
 
@@ -74,6 +105,13 @@ def _check_factory(name: str, factory: Any) -> None:
 EXTRACTORS: Registry[ExtractorFactory] = Registry("extractor", group="gan_eval.extractors", validate=_check_factory)
 EXTRACTORS.register("digits", "gan_eval.extractors.digits:create")
 EXTRACTORS.register("inception-v3-compat", "gan_eval.extractors.inception:create")
+EXTRACTORS.register("vgg16", "gan_eval.extractors.vgg16:create")
+EXTRACTORS.register("clip-vit-b-32", "gan_eval.extractors.clip:create_vit_b_32")
+EXTRACTORS.register("clip-vit-l-14", "gan_eval.extractors.clip:create_vit_l_14")
+EXTRACTORS.register("dinov2-vit-s-14", "gan_eval.extractors.dinov2:create_vit_s_14")
+EXTRACTORS.register("dinov2-vit-b-14", "gan_eval.extractors.dinov2:create_vit_b_14")
+EXTRACTORS.register("dinov2-vit-l-14", "gan_eval.extractors.dinov2:create_vit_l_14")
+# Their light facts (feature size, input size, weights file) for `gan-eval extractors`: extractors/catalog.py.
 
 
 def register_extractor(name: str) -> Callable[[ExtractorFactory], ExtractorFactory]:
@@ -86,9 +124,17 @@ def available_extractors() -> list[str]:
     return EXTRACTORS.names()
 
 
-def create_extractor(name: str, weights: str | None = None, device: torch.device | str = "cpu") -> FeatureExtractor:
-    """Build the extractor registered as ``name`` on ``device`` (an unknown name is a GanEvalError)."""
+def create_extractor(name: str, weights: str | None = None, device: torch.device | str = "cpu",
+                     resize: str | None = None) -> FeatureExtractor:
+    """Build the extractor registered as ``name`` on ``device`` (an unknown name is a GanEvalError).
+
+    ``resize`` (``--resize``): one of the extractor's ``resize_modes`` (None: its default); a mode it does
+    not support is a one-line GanEvalError.
+    """
     factory = EXTRACTORS.get(name)
     import torch
 
-    return factory(weights=weights, device=torch.device(device))
+    extractor = factory(weights=weights, device=torch.device(device))
+    if resize is not None:
+        extractor.set_resize_mode(resize)
+    return extractor

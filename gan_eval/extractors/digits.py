@@ -44,7 +44,12 @@ class DigitsExtractor(FeatureExtractor):
         self.weights_sha256 = sha256_file(path)
         self.weights_origin = "--weights" if weights else "bundled"
         self.model = DigitNet()
-        self.model.load_state_dict(load_state_dict(path), strict=True)
+        state = load_state_dict(path)
+        mismatch = state_mismatch(self.model.state_dict(), state)
+        if mismatch:
+            raise GanEvalError(f"digits weights file {path} does not hold DigitNet's tensors ({mismatch}); "
+                               f"pass a file written by `python -m gan_eval.extractors.train_digits`, or no --weights")
+        self.model.load_state_dict(state, strict=True)
         self.model.to(device).eval().requires_grad_(False)
 
     def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -53,6 +58,20 @@ class DigitsExtractor(FeatureExtractor):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True, align_corners=False)
         features, logits = self.model(x)
         return {"features": features.float(), "logits": logits.float()}
+
+
+def state_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], limit: int = 3) -> str:
+    """How ``found`` differs from ``expected`` in one short line (missing, unexpected, wrong shapes); "" when it fits."""
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [f"{k} {list(found[k].shape)} instead of {list(expected[k].shape)}"
+              for k in sorted(set(expected) & set(found)) if found[k].shape != expected[k].shape]
+    parts = [f"{label}: {names(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                                           ("wrong shape", shapes)) if keys]
+    return "; ".join(parts)
 
 
 def create(weights: str | None = None, device: torch.device = torch.device("cpu")) -> FeatureExtractor:

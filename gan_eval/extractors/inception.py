@@ -9,6 +9,7 @@ the hash. We hand it an already-loaded, safely read state dict instead.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from unittest import mock
 
 import torch
@@ -43,18 +44,43 @@ def build_tfi_inception(state_dict: dict[str, torch.Tensor] | None) -> tfi_incep
             raise GanEvalError(f"weights do not fit InceptionV3: {str(exc).splitlines()[0]}") from None
 
 
+@contextlib.contextmanager
+def _already_resized() -> Iterator[None]:
+    """Let torch-fidelity's forward take float images already resized to 299 (``--resize clean``).
+
+    Its forward insists on uint8 input and resizes with TF-1 bilinear; both are switched off for the
+    call, so the rest of the network is torch-fidelity's own code. Patching module globals is not
+    thread-safe; one process runs one forward pass at a time.
+    """
+    def check(condition: bool, message: str) -> None:
+        if not condition and not message.startswith("Expecting image as torch.Tensor with dtype=torch.uint8"):
+            raise ValueError(message)
+
+    def keep(x: torch.Tensor, size: tuple[int, int], align_corners: bool) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != tuple(size):
+            raise ValueError(f"expected images resized to {size}, got {tuple(x.shape[-2:])}")
+        return x
+
+    with mock.patch.object(tfi_inception, "vassert", check), \
+            mock.patch.object(tfi_inception, "interpolate_bilinear_2d_like_tensorflow1x", keep):
+        yield
+
+
 class InceptionV3Compat(FeatureExtractor):
-    """TTUR/torch-fidelity InceptionV3: TF-1 bilinear resize to 299 (no antialias), ``(x-128)/128``."""
+    """TTUR/torch-fidelity InceptionV3: resize to 299 (``tf1``: TF-1 bilinear without antialias, inside
+    torch-fidelity's forward; ``clean``: clean-fid's PIL bicubic), then ``(x-128)/128``."""
 
     name = "inception-v3-compat"
     feature_dim = 2048
     has_logits = True
-    preprocessing = "tf1-bilinear-299,(x-128)/128"
+    preprocessing = "{resize}-299,(x-128)/128"
+    resize_modes = ("tf1", "clean")
+    input_size = 299
 
     def __init__(self, weights: str | None, device: torch.device, allow_download: bool = True) -> None:
         super().__init__(device)
         resolved = resolve_inception_weights(weights, allow_download=allow_download)
-        self.weights_sha256 = resolved.sha256
+        self.weights_sha256 = resolved.provenance_sha256  # a `weights convert` copy names its source's hash
         self.weights_origin = resolved.origin
         self.official_weights = resolved.official
         model = build_tfi_inception(load_state_dict(resolved.path))
@@ -63,7 +89,11 @@ class InceptionV3Compat(FeatureExtractor):
         self.model = model.to(device=device, memory_format=torch.channels_last)
 
     def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        features, logits = self.model(images)
+        if self.resize_mode == "tf1":
+            features, logits = self.model(images)  # torch-fidelity resizes, exactly as it always has
+        else:
+            with _already_resized():
+                features, logits = self.model(self.resize(images, self.input_size))
         return {"features": features.float(), "logits": logits.float()}
 
 

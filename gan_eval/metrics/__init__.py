@@ -1,7 +1,7 @@
 """The metric registry: one record (:class:`MetricSpec`) per metric, defined in the metric's own module.
 
 Built-ins (``fid``, ``is``, ``kid``, ``pr``, ``dc``, ``fid_inf``, ``is_inf``, ``l1``, ``psnr``,
-``ssim``) are registered by name and imported on first use, and their modules import torch only
+``ssim``, ``ppl``) are registered by name and imported on first use, and their modules import torch only
 inside the functions that compute, so listing names and reading records stay light (``gan-eval
 gate`` reads directions without torch). Plug-ins publish a :class:`MetricSpec` (or a ``register()``
 function calling :func:`register_metric`) under the entry-point group ``gan_eval.metrics``.
@@ -53,6 +53,7 @@ METRICS.register("is_inf", "gan_eval.metrics.infinity:IS_INF")
 METRICS.register("l1", "gan_eval.metrics.paired:L1")
 METRICS.register("psnr", "gan_eval.metrics.paired:PSNR")
 METRICS.register("ssim", "gan_eval.metrics.paired:SSIM")
+METRICS.register("ppl", "gan_eval.metrics.ppl:SPEC")
 
 #: Records of keys that workflows write rather than ``--metrics`` (``compute`` is None): per-class.
 KEY_FAMILIES: Registry[MetricSpec] = Registry("metric key family", validate=_check_spec)
@@ -173,6 +174,8 @@ def metric_provenance(ctx: MetricContext, values: dict[str, float]) -> dict[str,
         "kid_subset_size": ctx.details.get("kid", {}).get("subset_size", o.kid_subset_size),
         "pr_k": o.pr_k, "pr_inside": "<=", "dc_k": o.dc_k, "dc_inside": "<",
         **({"infinity_points": o.infinity_points} if "fid_inf" in values or "is_inf" in values else {}),
+        **({"ppl_epsilon": o.ppl_epsilon, "ppl_space": o.ppl_space, "ppl_sampling": o.ppl_sampling,
+            "ppl_crop": o.ppl_crop} if "ppl" in values else {}),
         "covariance_divisor": "N-1",
     }
 

@@ -30,26 +30,29 @@ if TYPE_CHECKING:
 
 #: What a metric may need from the sides: ``statistics`` (mean and covariance only), ``features``
 #: (the raw features of both sides), ``logits`` (classifier logits of the generated side), ``paired``
-#: (the i-th generated image next to the i-th real one; see :mod:`gan_eval.metrics.paired`).
-NEEDS = ("statistics", "features", "logits", "paired")
+#: (the i-th generated image next to the i-th real one; see :mod:`gan_eval.metrics.paired`), ``latent``
+#: (the generator itself, sampled in its latent space: PPL; ``MetricContext.model``).
+NEEDS = ("statistics", "features", "logits", "paired", "latent")
 
 
 @dataclass
 class Replicates:
-    """Bootstrap replicates of one metric key and the statistic they scatter around.
+    """Replicates of one metric key (one per row of a :class:`Resample`) and the full-sample statistic.
 
-    ``centre`` is the full-sample statistic for metrics whose bootstrap bias mirrors the estimator's
-    (FID, KID, IS), and the replicates' own mean for the k-NN metrics, whose resamples have fewer
-    distinct points than the sample and so a bias the estimator does not have.
+    ``centre`` is the full-sample statistic (NaN when the resampler leaves it to the caller, who
+    knows the point estimate). ``extra_variance`` is variance the replicates cannot see and the
+    interval adds (KID: the spread of its random subsets given the data).
     """
 
-    values: np.ndarray  # (B,)
+    values: np.ndarray  # (G,)
     centre: float
+    extra_variance: float = 0.0
 
 
 @dataclass
 class Resample:
-    """Counts for each side (``B × n``, float64 on the features' device); None holds a side fixed."""
+    """Weights for each side (``G × n``, float64 on the features' device): 0/1 rows of the delete-a-group
+    jackknife (a bootstrap's counts work too); None holds a side fixed."""
 
     gen: torch.Tensor | None
     real: torch.Tensor | None
@@ -126,7 +129,8 @@ class MetricContext:
     """What a metric reads: both sides' feature sets, the options, and where to leave details.
 
     ``paired`` holds the paired-image accumulator (``update(generated, real)``, ``compute()``) when
-    the run compares translated images with their targets, else None.
+    the run compares translated images with their targets, else None. ``model`` is the generator
+    object (``latents``/``decode``, see :mod:`gan_eval.models`) for metrics that need ``latent``.
     """
 
     gen: FeatureSet
@@ -134,10 +138,11 @@ class MetricContext:
     options: Any  # a gan_eval.metrics.MetricOptions
     details: dict[str, Any] = field(default_factory=dict)
     paired: Any = None
+    model: Any = None
 
 
 Compute = Callable[[MetricContext], dict[str, float]]
-#: Replicates of a metric's keys for one bootstrap resample of both sides (see :mod:`gan_eval.intervals`).
+#: Replicates of a metric's keys, one per weight row of both sides (see :mod:`gan_eval.intervals`).
 Resampler = Callable[[MetricContext, "Resample"], dict[str, "Replicates"]]
 #: ``({key: [lo, hi]}, level)`` for a metric that gives its own interval (FID∞/IS∞: from the fit).
 OwnInterval = Callable[[MetricContext], tuple[dict[str, list[float]], float]]
@@ -196,6 +201,11 @@ class MetricSpec:
     def needs_logits(self) -> bool:
         """Classifier logits on the generated side."""
         return "logits" in self.needs
+
+    @property
+    def needs_latent(self) -> bool:
+        """The generator itself (its latent space), not images: PPL."""
+        return "latent" in self.needs
 
     @property
     def needs_paired(self) -> bool:

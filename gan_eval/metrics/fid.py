@@ -8,10 +8,12 @@ never complex, and gives the same value. When Σ₁ is singular (fewer samples t
 Cholesky step is replaced by an eigendecomposition, or — when the raw features are at hand — by the
 exact nuclear-norm form tr √(Σ₁Σ₂) = ‖X̃Ỹᵀ‖_* with X̃ = (X−μ₁)/√(n₁−1).
 
-:data:`SPEC` is the metric's record (key ``fid``, lower is better, range [0, ∞)). Its bootstrap
-re-weights both sides' moments by resample counts (:func:`fid_replicates`): the weighted mean and
-covariance, or with no more samples than dimensions the weighted centred features and the
-nuclear-norm trace. Torch is imported by the functions that use it, so reading the record is light.
+:data:`SPEC` is the metric's record (key ``fid``, lower is better, range [0, ∞)). Its interval
+replicates (:func:`fid_replicates`) re-weight both sides' moments: for the jackknife's 0/1 weights the
+full sums minus the dropped group's (one small product per replicate, then one eigenvalue problem),
+for other counts the weighted mean and covariance; with no more samples than dimensions the kept
+centred features and the nuclear-norm trace. Torch is imported by the functions that use it, so
+reading the record is light.
 """
 
 from __future__ import annotations
@@ -201,32 +203,48 @@ def _side_for_fid(fs: FeatureSet, device: torch.device) -> tuple[torch.Tensor | 
     return fs.features.to(device, torch.float64) - mu, mu, cov
 
 
+def _dropped_moments(x: torch.Tensor, total: torch.Tensor, scatter: torch.Tensor,
+                     w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and N−1 covariance of the rows of ``x`` (centred, float64) with weight 1, from the full sums
+    ``total`` = Σx and ``scatter`` = XᵀX minus the dropped rows' (weight 0): O(dropped · d²), not O(N · d²)."""
+    import torch
+
+    dropped = x[w == 0]
+    n = x.shape[0] - dropped.shape[0]
+    mu = (total - dropped.sum(dim=0)) / n
+    cov = (scatter - dropped.T @ dropped - n * torch.outer(mu, mu)) / (n - 1)
+    return mu, (cov + cov.T) / 2
+
+
 def fid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor | None, wr: torch.Tensor | None) -> dict[str, Replicates]:
-    """FID of each resample (rows of ``wg``/``wr``; None holds that side fixed)."""
+    """FID of each replicate (rows of ``wg``/``wr``; None holds that side fixed). The centre is left to
+    the caller (NaN), who has the point estimate: computing it again would cost one more eigenproblem."""
     device = gen.stats.device
     xg, mu_g, cov_g = _side_for_fid(gen, device)
     xr, mu_r, cov_r = _side_for_fid(real, device)
     dim = mu_g.shape[0]
     nuclear = xg is not None and xr is not None and min(gen.n, real.n) <= dim
+    sums = {}
+    for name, x, cov, w in (("gen", xg, cov_g, wg), ("real", xr, cov_r, wr)):
+        if x is not None and w is not None and bool(((w == 0) | (w == 1)).all()) and not nuclear:
+            # 0/1 weights: each replicate subtracts its dropped rows from the full centred sums, which
+            # the statistics already hold ((n−1)·Σ), so no second pass over the features.
+            sums[name] = (x.sum(dim=0), cov * (x.shape[0] - 1))
     values = []
     for b in range(wg.shape[0] if wg is not None else wr.shape[0]):
         sides = []
-        for x, mu, cov, w in ((xg, mu_g, cov_g, wg), (xr, mu_r, cov_r, wr)):
+        for name, x, mu, cov, w in (("gen", xg, mu_g, cov_g, wg), ("real", xr, mu_r, cov_r, wr)):
             if w is None or x is None:
                 sides.append((mu, cov, None if x is None else x / math.sqrt(x.shape[0] - 1)))
             elif nuclear:
                 m, xt = _weighted_centred(x, w[b])
                 sides.append((m + mu, None, xt))
             else:
-                m, c = _weighted_moments(x, w[b])
+                m, c = _dropped_moments(x, *sums[name], w[b]) if name in sums else _weighted_moments(x, w[b])
                 sides.append((m + mu, c, None))
         (m1, c1, t1), (m2, c2, t2) = sides
         values.append(_fid_from(m1, c1, m2, c2, t1, t2) if nuclear else _fid_from(m1, c1, m2, c2))
-    if nuclear:
-        centre = _fid_from(mu_g, None, mu_r, None, xg / math.sqrt(gen.n - 1), xr / math.sqrt(real.n - 1))
-    else:
-        centre = _fid_from(mu_g, cov_g, mu_r, cov_r)
-    return {"fid": Replicates(np.asarray(values), centre)}
+    return {"fid": Replicates(np.asarray(values), float("nan"))}
 
 
 def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
@@ -237,19 +255,21 @@ def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
 
 def _interval_note(ctx: MetricContext) -> str:
     real = "resampled" if ctx.real is not None and ctx.real.features is not None else "fixed (statistics only)"
-    return f"generated resampled, real {real}; basic interval"
+    return (f"delete-a-group jackknife, generated resampled, real {real}; point ± t·sd; conservative when "
+            f"the covariances are equal and d is close to N")
 
 
 def warn_when_bias_dominates(ctx: MetricContext, reps: dict[str, Replicates], ci: dict[str, list[float]]) -> None:
-    """Warn when FID's finite-sample bias (the replicates' mean above the sample) exceeds the interval's half-width."""
-    if "fid" not in ci or "fid" not in reps or not math.isfinite(ci["fid"][0]):
+    """Warn when FID's finite-sample bias (jackknife estimate (G−1)(θ̄ − θ̂)) exceeds the interval's half-width."""
+    if "fid" not in ci or "fid" not in reps or not math.isfinite(ci["fid"][0]) or not math.isfinite(reps["fid"].centre):
         return
-    bias = float(np.mean(reps["fid"].values)) - reps["fid"].centre
+    values = reps["fid"].values
+    bias = (values.size - 1) * (float(np.mean(values)) - reps["fid"].centre)
     half = (ci["fid"][1] - ci["fid"][0]) / 2
     if bias > half:
         warnings.warn(f"FID at N={ctx.gen.n} is dominated by its finite-sample bias (about {bias:.3g}, more than "
-                      f"the interval's half-width {half:.3g}): too few samples for a stable estimate; compare "
-                      f"runs only at equal N, or report fid_inf")
+                      f"the interval's half-width {half:.3g}): the interval covers the mean of FID at this N, not "
+                      f"the population value; compare runs only at equal N, or report fid_inf")
 
 
 SPEC = MetricSpec(

@@ -4,8 +4,9 @@ The samples are shuffled with ``np.random.RandomState(seed).permutation`` (as to
 and cut into ``splits`` contiguous chunks; mean and population std (ddof 0) of the per-chunk scores.
 
 :data:`SPEC` is the metric's record (``is_mean``, higher is better, at least 1; ``is_std`` over
-splits). It needs the classifier's logits of the generated side and no reference. Its bootstrap
-resamples the generated logits and scores each resample with the same splits and seed.
+splits). It needs the classifier's logits of the generated side and no reference. Its interval
+replicates re-weight the generated samples and keep every sample in the split the seed put it in,
+so a replicate changes the data, not the random split.
 """
 
 from __future__ import annotations
@@ -61,15 +62,28 @@ def compute(ctx: MetricContext) -> dict[str, float]:
 
 
 def is_replicates(gen: FeatureSet, wg: torch.Tensor, splits: int, seed: int) -> dict[str, Replicates]:
-    """IS of each resample of the generated logits (rows of ``wg``), centred on the full sample's."""
+    """IS of each replicate (rows of weights ``wg``), every sample in the split of the full run.
+
+    Per split, p(y) and the mean KL divergence are weighted by the replicate's weights; all
+    replicates at once (one ``G × n_split`` product per split).
+    """
     import torch
 
-    logits = gen.logits
-    values = []
-    for b in range(wg.shape[0]):
-        index = torch.repeat_interleave(torch.arange(logits.shape[0], device=logits.device), wg[b].long())
-        values.append(inception_score(logits[index], splits, seed)[0])
-    return {"is_mean": Replicates(np.asarray(values), inception_score(logits, splits, seed)[0])}
+    n = gen.logits.shape[0]
+    order = torch.as_tensor(np.random.RandomState(seed).permutation(n), device=gen.logits.device)
+    logits = gen.logits[order].to(torch.float64)
+    w = wg[:, order].to(logits.device, torch.float64)
+    p, log_p = logits.softmax(dim=1), logits.log_softmax(dim=1)
+    scores = []
+    for i in range(splits):
+        part = slice(i * n // splits, (i + 1) * n // splits)
+        ws, ps = w[:, part], p[part]
+        mass = ws.sum(dim=1, keepdim=True)
+        log_q = ((ws @ ps) / mass).log()  # G × C
+        kl = (ps * log_p[part]).sum(dim=1)[None, :] - log_q @ ps.T  # G × n_split
+        scores.append(((ws * kl).sum(dim=1, keepdim=True) / mass).exp())
+    values = torch.cat(scores, dim=1).mean(dim=1)
+    return {"is_mean": Replicates(values.cpu().numpy(), float("nan"))}
 
 
 def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
@@ -88,5 +102,5 @@ SPEC = MetricSpec(
     aliases=("is",),
     convention="10 splits, softmax of unbiased logits, std ddof 0",
     resample=resample,
-    interval_note="generated resampled; basic interval",
+    interval_note="delete-a-group jackknife of the generated samples (splits fixed); point ± t·sd",
 )

@@ -6,8 +6,10 @@ draws them (one ``RandomState(seed)``, ``choice`` without replacement, first sid
 each subset), so the same seed gives the same subsets and the same number.
 
 :data:`SPEC` is the metric's record (``kid_mean``, lower is better; ``kid_std`` over subsets). Its
-bootstrap takes the unbiased MMD² of the *whole* sets, re-weighted by resample counts, from kernel
-tiles computed once for all replicates (never an N×N matrix).
+interval replicates take the unbiased MMD² of the *whole* sets, re-weighted by the jackknife's 0/1
+weights (duplicated samples never occur, and same-sample pairs are excluded for any counts), from
+kernel tiles computed once for all replicates (never an N×N matrix); the interval adds the
+subsets' own spread given the data (``kid_std²/subsets``), since ``kid_mean`` averages random subsets.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def compute(ctx: MetricContext) -> dict[str, float]:
     o = ctx.options
     mean, std, used = kernel_inception_distance(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
                                                 o.kid_subsets, o.kid_subset_size, o.seed)
-    ctx.details["kid"] = {"subsets": o.kid_subsets, "subset_size": used}
+    ctx.details["kid"] = {"subsets": o.kid_subsets, "subset_size": used, "std": std}
     return {"kid_mean": mean, "kid_std": std}
 
 
@@ -141,14 +143,18 @@ def kid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torc
     pairs_y = wry.sum(0) ** 2 - (wry * wry).sum(0)
     kxx = _weighted_pair_sums(x, x, wgx, wgx, gamma, True, tile) / pairs_x
     kyy = _weighted_pair_sums(y, y, wry, wry, gamma, True, tile) / pairs_y
-    kxy = _weighted_pair_sums(x, y, wgx, wry, gamma, False, tile) / (x.shape[0] * y.shape[0])
+    kxy = _weighted_pair_sums(x, y, wgx, wry, gamma, False, tile) / (wgx.sum(0) * wry.sum(0))
     mmd = (kxx + kyy - 2 * kxy).cpu().numpy()
     return {"kid_mean": Replicates(mmd[1:], float(mmd[0]))}
 
 
 def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
-    """Both sides resampled."""
-    return kid_replicates(ctx.gen, ctx.real, rs.gen, rs.real, min(ctx.options.tile, BOOTSTRAP_TILE))
+    """Both sides resampled; the subsets' spread given the data (std² / subsets) added to the interval."""
+    reps = kid_replicates(ctx.gen, ctx.real, rs.gen, rs.real, min(ctx.options.tile, BOOTSTRAP_TILE))
+    detail = ctx.details.get("kid", {})
+    if detail.get("subsets"):
+        reps["kid_mean"].extra_variance = float(detail.get("std", 0.0)) ** 2 / detail["subsets"]
+    return reps
 
 
 SPEC = MetricSpec(
@@ -163,5 +169,6 @@ SPEC = MetricSpec(
     aliases=("kid",),
     convention="unbiased MMD^2, poly kernel deg 3, gamma 1/d, coef 1, 100 subsets of min(1000, N)",
     resample=resample,
-    interval_note="both sides resampled; basic interval",
+    interval_note="delete-a-group jackknife of the whole-set unbiased MMD^2 (both sides) plus the subsets' "
+                  "spread; point ± t·sd",
 )

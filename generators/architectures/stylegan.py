@@ -257,9 +257,13 @@ class MicroStyleGANGenerator(nn.Module):
         ``return_intermediate=True`` also returns the two pre-tanh paths (course order):
         ``(output, upsampled small RGB, big RGB)``, where ``output = tanh(α·big + (1−α)·small)``.
         """
+        return self.synthesize(self.map_w(z, truncation), noise_mode, noise_generator, return_intermediate)
+
+    def synthesize(self, w: torch.Tensor, noise_mode: str | None = None, noise_generator: torch.Generator | None = None,
+                   return_intermediate: bool = False):
+        """w → images (the synthesis network alone; :meth:`forward` is ``synthesize(map_w(z))``)."""
         mode = noise_mode or ("random" if self.training else "const")
-        w = self.map_w(z, truncation)
-        x = self.starting_constant.expand(z.shape[0], -1, -1, -1)
+        x = self.starting_constant.expand(w.shape[0], -1, -1, -1)
         small = None
         for i in range(self.num_blocks):
             x = getattr(self, f"block{i}")(x, w, mode, noise_generator)

@@ -223,10 +223,14 @@ class StyleGAN2Generator(nn.Module):
     def forward(self, z: torch.Tensor, truncation: float | None = None, noise_mode: str | None = None,
                 noise_generator: torch.Generator | None = None) -> torch.Tensor:
         """Images ``N×C×H×W`` in (-1, 1); ``noise_mode`` defaults to ``random`` (train) / ``const`` (eval)."""
+        return self.synthesize(self.map_w(z, truncation), noise_mode, noise_generator)
+
+    def synthesize(self, w: torch.Tensor, noise_mode: str | None = None,
+                   noise_generator: torch.Generator | None = None) -> torch.Tensor:
+        """w → images (the synthesis network alone; :meth:`forward` is ``synthesize(map_w(z))``)."""
         mode = noise_mode or ("random" if self.training else "const")
         if mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {mode!r}")
-        w = self.map_w(z, truncation)
         x = img = None
         for block in self.synthesis.values():
             x, img = block(x, img, w, mode, noise_generator)
