@@ -1,86 +1,71 @@
-"""Coverage of gan-eval's bootstrap intervals on synthetic Gaussian features (not run in CI).
+"""Time of the intervals at Inception scale, from features already extracted (not run in CI).
 
-FID: the truth is the closed-form Fréchet distance of the two Gaussians. k-NN metrics have no closed
-form at finite N, so their "truth" is the mean of the estimator over all trials (its expectation at
-that N). Prints, per metric, how often the nominal interval covered the truth.
+The case of issue 13: N = 10,000 per side, d = 2048, FID + KID + P/R + D/C, the default resampling
+(``--bootstrap 200``: 20 groups of the delete-a-group jackknife). Gaussian features with a
+power-law spectrum (see bench_coverage.py). Prints the time of the point estimates and, separately,
+of the intervals (what issue 13 bounds: ≤ 60 s on the 2-core CPU), and with ``--breakdown`` of each
+metric's replicates.
 
-    python benchmarks/bench_intervals.py --trials 400 --dim 8 --n 1000
+    PYTHONPATH=. python benchmarks/bench_intervals.py                      # the issue's case
+    PYTHONPATH=. python benchmarks/bench_intervals.py --n 2000 --dim 512   # smaller
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 import torch
-from scipy.linalg import sqrtm
 
-from gan_eval.intervals import (
-    basic_interval,
-    make_resample,
-    metric_replicates,
-    percentile_interval,
-)
+from gan_eval.intervals import group_count, make_resample, metric_intervals, metric_replicates
 from gan_eval.metrics import MetricContext, MetricOptions, compute_metrics, get_metrics
 from gan_eval.statistics import FeatureSet, FeatureStats
 
 
-def _set(x: np.ndarray) -> FeatureSet:
-    t = torch.from_numpy(x).float()
-    return FeatureSet(FeatureStats.from_features(t), t)
+def _features(n: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    scale = np.arange(1, dim + 1, dtype=np.float64) ** -0.5
+    gen = rng.standard_normal((n, dim)).astype(np.float32) * (scale * 1.05).astype(np.float32) + 0.01
+    real = rng.standard_normal((n, dim)).astype(np.float32) * scale.astype(np.float32)
+    return torch.from_numpy(gen), torch.from_numpy(real)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=400)
-    parser.add_argument("--dim", type=int, default=8)
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--knn-n", type=int, default=300)
-    parser.add_argument("--knn-trials", type=int, default=100)
-    parser.add_argument("--replicates", type=int, default=200)
-    parser.add_argument("--level", type=float, default=0.95)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--metrics", default="fid,kid,pr,dc")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets of the point estimate (not timed)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--breakdown", action="store_true", help="also time each metric's replicates alone")
     args = parser.parse_args()
-    d = args.dim
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(d, d)) / np.sqrt(d), rng.normal(size=(d, d)) / np.sqrt(d)
-    s1, s2 = a @ a.T + 0.5 * np.eye(d), b @ b.T + 0.5 * np.eye(d)
-    m2 = rng.normal(size=d) * 0.3
-    truth = float((m2**2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(sqrtm(s1 @ s2)).real)
-    l1, l2 = np.linalg.cholesky(s1), np.linalg.cholesky(s2)
-    hits = {"basic": 0, "percentile": 0}
+    gen, real = _features(args.n, args.dim, 0)
+    gen, real = gen.to(args.device), real.to(args.device)
+    warnings.simplefilter("ignore")
+    specs = get_metrics(args.metrics)
+    ctx = MetricContext(FeatureSet(FeatureStats.from_features(gen), gen), FeatureSet(FeatureStats.from_features(real), real),
+                        MetricOptions(kid_subsets=args.kid_subsets))
     started = time.perf_counter()
-    for trial in range(args.trials):
-        r = np.random.default_rng(1000 + trial)
-        ctx = MetricContext(_set(r.normal(size=(args.n, d)) @ l1.T), _set(r.normal(size=(args.n, d)) @ l2.T + m2),
-                            MetricOptions())
-        point = compute_metrics(get_metrics("fid"), ctx)["fid"]
-        reps = metric_replicates(get_metrics("fid"), ctx, make_resample(args.n, args.n, args.replicates, trial,
-                                                                         torch.device("cpu")))["fid"]
-        lo, hi = basic_interval(point, reps, args.level)
-        hits["basic"] += lo <= truth <= hi
-        lo, hi = percentile_interval(reps, args.level)
-        hits["percentile"] += lo <= truth <= hi
-    print(f"FID d={d} N={args.n} B={args.replicates} trials={args.trials} truth={truth:.4f}: "
-          f"basic {hits['basic'] / args.trials:.3f}, percentile {hits['percentile'] / args.trials:.3f} "
-          f"({time.perf_counter() - started:.0f} s)")
-
-    specs = get_metrics("pr,dc")
-    points, intervals = [], []
-    n = args.knn_n
-    for trial in range(args.knn_trials):
-        r = np.random.default_rng(5000 + trial)
-        ctx = MetricContext(_set(r.normal(size=(n, d)) * 1.2 + 0.3), _set(r.normal(size=(n, d))), MetricOptions())
-        point = compute_metrics(specs, ctx)
-        reps = metric_replicates(specs, ctx, make_resample(n, n, args.replicates, trial, torch.device("cpu")))
-        points.append(point)
-        intervals.append({k: basic_interval(point[k], reps[k], args.level) for k in reps})
-    for key in intervals[0]:
-        expected = np.mean([p[key] for p in points])
-        rate = np.mean([i[key][0] <= expected <= i[key][1] for i in intervals])
-        print(f"{key} d={d} N={n} trials={args.knn_trials}: coverage {rate:.3f} "
-              f"(true sd {np.std([p[key] for p in points]):.4f}, mean half-width/1.96 "
-              f"{np.mean([i[key][1] - i[key][0] for i in intervals]) / 3.92:.4f})")
+    point = compute_metrics(specs, ctx)
+    metrics_s = time.perf_counter() - started
+    started = time.perf_counter()
+    ci, info = metric_intervals(specs, ctx, point, 0.95, args.bootstrap, seed=0)
+    intervals_s = time.perf_counter() - started
+    print(f"N={args.n} d={args.dim} {args.metrics} on {args.device} ({torch.get_num_threads()} threads): metrics "
+          f"{metrics_s:.1f} s; intervals (--bootstrap {args.bootstrap}: {info['groups']} jackknife groups) "
+          f"{intervals_s:.1f} s", flush=True)
+    for key, (lo, hi) in ci.items():
+        print(f"  {key}: {point[key]:.5g} [{lo:.5g}, {hi:.5g}]")
+    if not args.breakdown:
+        return
+    resample = make_resample(args.n, args.n, group_count(args.bootstrap, args.n), 0, gen.device)
+    for spec in specs:
+        started = time.perf_counter()
+        metric_replicates([spec], ctx, resample)
+        print(f"  {spec.name}: replicates {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

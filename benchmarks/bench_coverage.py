@@ -1,0 +1,147 @@
+"""Coverage of gan-eval's intervals on Gaussian features at realistic scale (not run in CI).
+
+Each draw makes N generated and N real feature vectors in d dimensions, calls
+:func:`gan_eval.evaluate_features` with ``ci=0.95``, and appends the point values and intervals to a
+JSON-lines file (one line per draw, so a stopped study resumes where it was). The summary reports,
+per metric key, how often the interval covered the Monte-Carlo mean of the estimator at that N
+(the stated target), and how often FID∞'s interval covered the closed-form population FID.
+
+Settings (diagonal covariances suffice: every metric is rotation-invariant):
+
+- ``power``: real eigenvalues λ_k = k^(−α), α = 1 (the power law of deep-network and cortical
+  representations; Stringer et al. 2019, *Nature* 571; Agrawal et al. 2022, *NeurIPS*, "α-ReQ":
+  α ≈ 1 for well-trained networks). The generated side scales them by 1 + 0.2·cos(k) (a covariance
+  change) and shifts the mean by 0.1·√λ_k per coordinate.
+- ``iso``: isotropic σ = 0.5 on both sides, mean shift 0.05 per coordinate (issue 13's case; at
+  d = 2048 the population FID is 5.12).
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_coverage.py --setting power --dim 2048 --n 2000 \\
+        --draws 100 --metrics fid,kid,pr,dc
+    PYTHONPATH=. python benchmarks/bench_coverage.py --summary            # every results file so far
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def spectra(setting: str, dim: int, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(generated variances, real variances, generated mean) of a setting; the real mean is 0."""
+    k = np.arange(1, dim + 1, dtype=np.float64)
+    if setting == "iso":
+        real = np.full(dim, 0.25)
+        return real.copy(), real, np.full(dim, 0.05)
+    if setting == "power":
+        real = k ** -alpha
+        return real * (1 + 0.2 * np.cos(k)), real, 0.1 * np.sqrt(real)
+    raise ValueError(f"unknown setting {setting!r}")
+
+
+def population_fid(gen_var: np.ndarray, real_var: np.ndarray, gen_mean: np.ndarray) -> float:
+    """Closed-form FID of two Gaussians with diagonal covariances (real mean 0)."""
+    return float((gen_mean ** 2).sum() + ((np.sqrt(gen_var) - np.sqrt(real_var)) ** 2).sum())
+
+
+def draw(setting: str, dim: int, n: int, index: int, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``index`` of a setting: (generated N×d, real N×d), float32 like extractor output."""
+    gen_var, real_var, gen_mean = spectra(setting, dim, alpha)
+    rng = np.random.default_rng([dim, n, index, 0 if setting == "iso" else 1])
+    gen = rng.standard_normal((n, dim)) * np.sqrt(gen_var) + gen_mean
+    real = rng.standard_normal((n, dim)) * np.sqrt(real_var)
+    return gen.astype(np.float32), real.astype(np.float32)
+
+
+def run_draw(setting: str, dim: int, n: int, index: int, metrics: str, bootstrap: int, level: float = 0.95,
+             alpha: float = 1.0) -> dict:
+    """One draw's values and intervals (a JSON-able dict)."""
+    import gan_eval
+
+    gen, real = draw(setting, dim, n, index, alpha)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = gan_eval.evaluate_features(gen, real, metrics, ci=level, bootstrap=bootstrap, seed=index,
+                                            device="cpu")
+    return {"draw": index, "metrics": result.metrics, "ci": result.ci, "seconds": time.perf_counter() - started}
+
+
+def summarise(rows: list[dict], truth: float) -> dict[str, dict]:
+    """Per key: draws, Monte-Carlo mean and sd of the estimate, coverage of the mean (and of the truth)."""
+    out: dict[str, dict] = {}
+    for key in rows[0]["ci"]:
+        values = np.array([r["metrics"][key] for r in rows])
+        bounds = np.array([r["ci"][key] for r in rows])
+        mean = float(values.mean())
+        target = truth if key == "fid_inf" else mean
+        covered = (bounds[:, 0] <= target) & (target <= bounds[:, 1])
+        out[key] = {"draws": len(rows), "mc_mean": mean, "mc_sd": float(values.std(ddof=1)),
+                    "mean_half_width": float(np.mean(bounds[:, 1] - bounds[:, 0]) / 2),
+                    "target": "population FID" if key == "fid_inf" else "MC mean at N",
+                    "coverage": float(covered.mean())}
+    return out
+
+
+def results_path(setting: str, dim: int, n: int, metrics: str, bootstrap: int) -> Path:
+    return RESULTS / f"coverage_{setting}_d{dim}_n{n}_{metrics.replace(',', '-')}_b{bootstrap}.jsonl"
+
+
+def study(setting: str, dim: int, n: int, draws: int, metrics: str, bootstrap: int, alpha: float = 1.0) -> dict:
+    """Run (or resume) a setting, appending one line per draw; returns its summary."""
+    path = results_path(setting, dim, n, metrics, bootstrap)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {json.loads(line)["draw"] for line in path.read_text().splitlines()} if path.exists() else set()
+    for index in range(draws):
+        if index in done:
+            continue
+        row = run_draw(setting, dim, n, index, metrics, bootstrap, alpha=alpha)
+        with path.open("a") as handle:  # one line per draw: a killed study loses at most the draw in progress
+            handle.write(json.dumps(row) + "\n")
+        print(f"{path.name}: draw {index} {row['seconds']:.1f} s", flush=True)
+    return report(path)
+
+
+def report(path: Path) -> dict:
+    setting, dim, n = path.stem.split("_")[1], int(path.stem.split("_")[2][1:]), int(path.stem.split("_")[3][1:])
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    truth = population_fid(*spectra(setting, dim))
+    summary = summarise(rows, truth)
+    for key, s in summary.items():
+        print(f"{setting:5s} d={dim:4d} N={n:5d} {key:9s} draws={s['draws']:3d} coverage={s['coverage']:.3f} "
+              f"(target {s['target']}; MC mean {s['mc_mean']:.4g}, MC sd {s['mc_sd']:.3g}, "
+              f"mean half-width/1.96 {s['mean_half_width'] / 1.96:.3g}; population FID {truth:.4g})")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setting", choices=("power", "iso"), default="power")
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--draws", type=int, default=100)
+    parser.add_argument("--metrics", default="fid,kid,pr,dc,fid_inf")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--summary", action="store_true", help="summarise every results file and exit")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.summary:
+        for path in sorted(RESULTS.glob("coverage_*.jsonl")):
+            report(path)
+        return
+    study(args.setting, args.dim, args.n, args.draws, args.metrics, args.bootstrap)
+
+
+if __name__ == "__main__":
+    main()
