@@ -9,8 +9,10 @@ its distance is ``<=`` the radius (torch-fidelity, StyleGAN); density/coverage u
 (the authors' ``prdc`` code). Radii are distances to the k-th nearest *other* sample of the same set.
 
 :data:`PR` and :data:`DC` are the two metrics' records. Their interval replicates score each kept
-sample (inside the other side's manifold / balls holding it) and weight it; each replicate's radii
-are recomputed on the samples it keeps (:func:`knn_replicates`).
+sample (inside the other side's manifold / balls holding it) and weight it by the jackknife's 0/1
+weights, all from one distance pass (:func:`knn_replicates_fixed_radii`): each sample keeps its
+full-sample radius, except that density re-tests the real balls whose k nearest neighbours lose a
+member in a replicate.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-import numpy as np
 
+from gan_eval.errors import GanEvalError
 from gan_eval.metrics.base import (
     MetricContext,
     MetricKey,
@@ -190,8 +192,15 @@ def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k:
 
 # --- the two metrics ----------------------------------------------------------------------------
 
+def _check_sizes(ctx: MetricContext, k: int, name: str) -> None:
+    for side, fs in (("generated", ctx.gen), ("real", ctx.real)):
+        if fs.features.shape[0] <= k:
+            raise GanEvalError(f"{name} need more than k={k} {side} samples, got {fs.features.shape[0]}")
+
+
 def compute_pr(ctx: MetricContext) -> dict[str, float]:
     """Precision and recall with k = ``pr_k``."""
+    _check_sizes(ctx, ctx.options.pr_k, "precision/recall")
     precision, recall = precision_recall(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
                                          ctx.options.pr_k, ctx.options.tile)
     return {"precision": precision, "recall": recall}
@@ -199,6 +208,7 @@ def compute_pr(ctx: MetricContext) -> dict[str, float]:
 
 def compute_dc(ctx: MetricContext) -> dict[str, float]:
     """Density and coverage with k = ``dc_k``."""
+    _check_sizes(ctx, ctx.options.dc_k, "density/coverage")
     density, coverage = density_coverage(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
                                          ctx.options.dc_k, ctx.options.tile)
     return {"density": density, "coverage": coverage}
@@ -255,13 +265,6 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
 
 
 
-def _distinct(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    import torch
-
-    index = torch.nonzero(w > 0).squeeze(1)
-    return index, w[index]
-
-
 def _density_radius_correction(xg: torch.Tensor, xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor, k: int,
                                tile: int, by_gen: torch.Tensor, table: tuple[torch.Tensor, torch.Tensor]) -> None:
     """Density counts of each replicate with the real radii *it* would have (``by_gen`` updated in place).
@@ -292,53 +295,30 @@ def _density_radius_correction(xg: torch.Tensor, xr: torch.Tensor, wr: torch.Ten
             by_gen[:, b] += delta @ wr[b, part].to(by_gen.dtype)
 
 
-def knn_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torch.Tensor, k: int, tile: int,
-                   kind: str) -> dict[str, Replicates]:
-    """Precision/recall (``kind="pr"``) or density/coverage (``"dc"``) of each replicate (weight row).
-
-    Every replicate recomputes the k-NN radii on the samples it keeps (weight > 0; with bootstrap
-    counts a duplicate would otherwise be its own nearest neighbour at distance 0) and weights each
-    sample by its weight, so both sides' sampling variability enters the interval. The centre is left
-    to the caller (NaN).
-    """
-    xg = gen.features
-    xr = real.features.to(xg.device)
-    keys = ("precision", "recall") if kind == "pr" else ("density", "coverage")
-    values: dict[str, list[float]] = {key: [] for key in keys}
-    # Neighbour lists of the full sets, computed once: each resample's radii are read from them.
-    tables = {side: knn_neighbours(x, 4 * k + 9, tile) for side, x in (("gen", xg), ("real", xr))}
-
-    def radii(side: str, counts: torch.Tensor, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        found = radii_among(tables[side], counts > 0, k)
-        return found if found is not None else knn_radii(x[index], k, tile)
-
-    for b in range(wg.shape[0]):
-        ig, cg = _distinct(wg[b])
-        ir, cr = _distinct(wr[b])
-        real_radii = radii("real", wr[b], xr, ir)
-        if kind == "pr":
-            gen_inside, real_inside = precision_recall_per_sample(xg[ig], xr[ir], k, tile,
-                                                                  radii("gen", wg[b], xg, ig), real_radii)
-            values["precision"].append(float(cg @ gen_inside.double()) / float(cg.sum()))
-            values["recall"].append(float(cr @ real_inside.double()) / float(cr.sum()))
-        else:
-            counts, covered = density_coverage_per_sample(xg[ig], xr[ir], k, tile, real_radii=real_radii)
-            values["density"].append(float(cg @ counts) / (k * float(cg.sum())))
-            values["coverage"].append(float(cr @ covered.double()) / float(cr.sum()))
-    return {key: Replicates(np.asarray(values[key]), float("nan")) for key in keys}
+def _check_kept(rs: Resample, k: int, name: str) -> None:
+    """A replicate must keep more than k samples on each side (a one-line error for tiny runs with --ci)."""
+    for side, w in (("generated", rs.gen), ("real", rs.real)):
+        kept = int((w > 0).sum(dim=1).min()) if w is not None else k + 1
+        if kept <= k:
+            raise GanEvalError(f"{name} intervals need more than k={k} {side} samples left after the jackknife "
+                               f"leaves out a group, got {kept}: use more samples, or drop {name} from the metrics "
+                               "when asking for intervals")
 
 
 def resample_pr(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    _check_kept(rs, ctx.options.pr_k, "precision/recall")
     return knn_replicates_fixed_radii(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.pr_k, ctx.options.tile, "pr")
 
 
 def resample_dc(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
+    _check_kept(rs, ctx.options.dc_k, "density/coverage")
     return knn_replicates_fixed_radii(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.dc_k, ctx.options.tile, "dc")
 
 
 #: Shared by the k-NN metrics and KID.
 TILE_OPTION = MetricOption("tile", DEFAULT_TILE, "rows per distance/kernel tile (bounds memory)")
-_KNN_NOTE = "delete-a-group jackknife, both sides; radii recomputed on the samples kept; point ± t·sd"
+_KNN_NOTE = ("delete-a-group jackknife, both sides; each sample keeps its full-sample k-NN radius (density: "
+             "radii corrected where a neighbour is left out); point ± t·sd")
 
 PR = MetricSpec(
     name="pr",
