@@ -62,11 +62,13 @@ def format_result_table(result: Any) -> str:
     if notes:
         lines.append("conventions: " + "; ".join(notes))
     info = getattr(result, "ci_info", {}) or {}
-    if intervals and info.get("replicates"):
-        lines.append(f"intervals: {info.get('replicates')} bootstrap resamples of the extracted features "
-                     f"(seed {info.get('seed')}); see `ci_info` in --json")
+    if intervals and info.get("groups"):
+        lines.append(f"intervals: {info.get('method')}, {info.get('groups')} groups per side, from the extracted "
+                     f"features (seed {info.get('seed')}); each targets the mean of its estimator at this N "
+                     f"(FID∞/IS∞: the population value); see `ci_info` in --json")
     if "fid_inf" in metrics or "is_inf" in metrics:
-        lines.append("FID∞/IS∞: linear fit against 1/N over random subsets (Chong & Forsyth 2020); interval from the fit")
+        lines.append("FID∞/IS∞: linear fit against 1/N over random subsets (Chong & Forsyth 2020); interval from the "
+                     "fit (FID∞ with real features: widened by FID's jackknife variance)")
     return "\n".join(lines)
 
 
@@ -82,5 +84,6 @@ def format_comparison(result: ComparisonResult) -> str:
     p = result.provenance
     lines += ["", f"reference: {terminal_safe(p['real'].get('source'))} (N={p['n_real']}), shared by both; "
                   f"generated N={p['n_gen']}",
-              f"extractor: {p.get('extractor')}; {p['bootstrap']} paired bootstrap resamples (seed {p['seed']})"]
+              f"extractor: {p.get('extractor')}; intervals: paired delete-a-group jackknife, the reference's groups "
+              f"shared by A and B (--bootstrap {p['bootstrap']}, seed {p['seed']})"]
     return "\n".join(lines)

@@ -144,7 +144,8 @@ OLD_SPECS = {
     "dc": (("density", "coverage"), True, True, False, True, "Naeem 2020, k=5, inside when distance < radius"),
     "fid_inf": (("fid_inf",), True, True, False, False,
                 "Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted linearly against 1/N, "
-                "intercept; interval from the fit"),
+                "intercept (with real features, both sides subsampled); interval from the fit, widened by FID's "
+                "jackknife variance when real features are at hand"),
     "is_inf": (("is_inf",), False, False, True, False,
                "Chong & Forsyth 2020: one-split IS of 15 subsets fitted against 1/N"),
 }

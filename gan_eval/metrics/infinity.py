@@ -218,7 +218,8 @@ FID_INF = MetricSpec(
     options=_OPTIONS,
     aliases=("fid_infinity",),
     convention="Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted linearly against 1/N, "
-               "intercept; interval from the fit",
+               "intercept (with real features, both sides subsampled); interval from the fit, widened by FID's "
+               "jackknife variance when real features are at hand",
     interval_note=_NOTE,
     own_interval=fit_interval("fid_inf"),
 )
