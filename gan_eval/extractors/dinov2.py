@@ -66,7 +66,9 @@ def build_dinov2(name: str, state_dict: dict[str, torch.Tensor] | None) -> torch
     except ImportError:
         raise GanEvalError(f'--extractor {name} needs timm: pip install "gan-eval[encoders]"') from None
     arch, _, _, _ = ARCHITECTURES[name]
-    model = timm.create_model(arch, pretrained=False, img_size=INPUT_SIZE, num_classes=0)
+    # Weights about to be loaded strictly make timm's random initialisation wasted work (5-8 s for L/14).
+    init = "skip" if state_dict is not None else ""
+    model = timm.create_model(arch, pretrained=False, img_size=INPUT_SIZE, num_classes=0, weight_init=init)
     if state_dict is not None:
         state = dict(state_dict)
         if "pos_embed" not in state or "mask_token" not in state:
