@@ -169,14 +169,14 @@ def compute_fid_inf(ctx: MetricContext) -> dict[str, float]:
     """FID∞ of the generated features against the real side; the fit goes to ``details``.
 
     With the real features at hand the interval adds FID's sampling variance at N (see
-    :func:`widen_by_sampling_variance`), from :data:`~gan_eval.intervals.MIN_GROUPS` jackknife groups.
+    :func:`widen_by_sampling_variance`), from :data:`~gan_eval.metrics.resampling.MIN_GROUPS` jackknife groups.
     """
     if ctx.real.stats.dim != ctx.gen.features.shape[1]:
         raise GanEvalError("feature dimensions differ between the generated and real sides (different extractors?)")
     fit = fid_infinity(ctx.gen.features, ctx.real.stats, points=ctx.options.infinity_points, seed=ctx.options.seed,
                        level=ctx.options.infinity_level, features_real=ctx.real.features)
     if ctx.real.features is not None:
-        from gan_eval.intervals import MIN_GROUPS, jackknife_variance, make_resample
+        from gan_eval.metrics.resampling import MIN_GROUPS, jackknife_variance, make_resample
         from gan_eval.metrics.fid import fid_replicates
 
         groups = min(MIN_GROUPS, ctx.gen.n, ctx.real.n)
