@@ -20,6 +20,8 @@ from gan_eval.registry import Registry
 if TYPE_CHECKING:
     import torch
 
+    from gan_eval.weights import WeightsFile
+
 
 class FeatureExtractor(ABC):
     """Base class of all feature extractors.
@@ -45,6 +47,7 @@ class FeatureExtractor(ABC):
         self.device = device
         self.weights_sha256 = ""
         self.weights_origin = ""
+        self.official_weights: bool | None = None
         self.set_resize_mode(self.resize_modes[0])
 
     def set_resize_mode(self, mode: str) -> None:
@@ -80,6 +83,18 @@ class FeatureExtractor(ABC):
             raise ValueError(f"extractor expects uint8 N×3×H×W images, got {images.dtype} {tuple(images.shape)}")
         with torch.inference_mode():
             return self.extract(images.to(self.device, non_blocking=True))
+
+    def load_weights(self, spec: WeightsFile, weights: str | None,
+                     allow_download: bool = True) -> dict[str, torch.Tensor]:
+        """Resolve ``spec``'s file (flag, variable, cache, verified download), record where it came from
+        and its hash for provenance, and read its tensors without unpickling."""
+        from gan_eval.weights import load_state_dict, resolve_weights
+
+        resolved = resolve_weights(spec, weights, allow_download=allow_download)
+        self.weights_sha256 = resolved.provenance_sha256  # a `weights convert` copy names its source's hash
+        self.weights_origin = resolved.origin
+        self.official_weights = resolved.official
+        return load_state_dict(resolved.path)
 
     def describe(self) -> dict[str, object]:
         """Provenance fields of this extractor."""

@@ -15,7 +15,6 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.catalog import CLIP_WEIGHTS
-from gan_eval.weights import load_state_dict, resolve_weights
 
 #: OpenAI CLIP's normalisation on [0, 255] pixels, as torch-fidelity applies it.
 CLIP_MEAN = (255 * 0.48145466, 255 * 0.4578275, 255 * 0.40821073)
@@ -72,11 +71,7 @@ class CLIPImage(FeatureExtractor):
         self.name = name
         self.feature_dim = ARCHITECTURES[name]["output_dim"]
         super().__init__(device)
-        resolved = resolve_weights(CLIP_WEIGHTS[name], weights, allow_download=allow_download)
-        self.weights_sha256 = resolved.provenance_sha256
-        self.weights_origin = resolved.origin
-        self.official_weights = resolved.official
-        self.model = build_clip_visual(name, load_state_dict(resolved.path)).to(device)
+        self.model = build_clip_visual(name, self.load_weights(CLIP_WEIGHTS[name], weights, allow_download)).to(device)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images to the network's input: resize by ``resize_mode``, then CLIP's normalisation."""

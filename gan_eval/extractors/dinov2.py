@@ -23,7 +23,6 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.catalog import DINOV2_WEIGHTS
 from gan_eval.extractors.vgg16 import IMAGENET_MEAN, IMAGENET_STD
-from gan_eval.weights import load_state_dict, resolve_weights
 
 INPUT_SIZE = 224
 PATCH_SIZE = 14
@@ -97,11 +96,7 @@ class DINOv2(FeatureExtractor):
             import timm  # noqa: F401  (checked before any weights are looked for)
         except ImportError:
             raise GanEvalError(f'--extractor {name} needs timm: pip install "gan-eval[encoders]"') from None
-        resolved = resolve_weights(DINOV2_WEIGHTS[name], weights, allow_download=allow_download)
-        self.weights_sha256 = resolved.provenance_sha256
-        self.weights_origin = resolved.origin
-        self.official_weights = resolved.official
-        self.model = build_dinov2(name, load_state_dict(resolved.path)).to(device)
+        self.model = build_dinov2(name, self.load_weights(DINOV2_WEIGHTS[name], weights, allow_download)).to(device)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images to the network's input: resize by ``resize_mode``, then ImageNet normalisation."""

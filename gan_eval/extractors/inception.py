@@ -17,7 +17,7 @@ import torch_fidelity.feature_extractor_inceptionv3 as tfi_inception
 
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.weights import load_state_dict, resolve_inception_weights
+from gan_eval.weights import inception_spec
 
 FEATURES = "2048"
 LOGITS = "logits_unbiased"
@@ -79,11 +79,7 @@ class InceptionV3Compat(FeatureExtractor):
 
     def __init__(self, weights: str | None, device: torch.device, allow_download: bool = True) -> None:
         super().__init__(device)
-        resolved = resolve_inception_weights(weights, allow_download=allow_download)
-        self.weights_sha256 = resolved.provenance_sha256  # a `weights convert` copy names its source's hash
-        self.weights_origin = resolved.origin
-        self.official_weights = resolved.official
-        model = build_tfi_inception(load_state_dict(resolved.path))
+        model = build_tfi_inception(self.load_weights(inception_spec(), weights, allow_download))
         # channels-last makes the CPU convolutions ~1.7x faster; features agree with the default
         # layout to ~1e-5 relative (tests pin parity with torch-fidelity on the same file).
         self.model = model.to(device=device, memory_format=torch.channels_last)

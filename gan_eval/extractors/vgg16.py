@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.catalog import VGG16_WEIGHTS
-from gan_eval.weights import load_state_dict, resolve_weights
 
 #: torchvision's ImageNet normalisation on [0, 255] pixels, as torch-fidelity applies it.
 IMAGENET_MEAN = (255 * 0.485, 255 * 0.456, 255 * 0.406)
@@ -52,13 +51,9 @@ class VGG16(FeatureExtractor):
 
     def __init__(self, weights: str | None, device: torch.device, allow_download: bool = True) -> None:
         super().__init__(device)
-        resolved = resolve_weights(VGG16_WEIGHTS, weights, allow_download=allow_download)
-        self.weights_sha256 = resolved.provenance_sha256
-        self.weights_origin = resolved.origin
-        self.official_weights = resolved.official
         # channels-last makes the CPU convolutions ~1.4x faster; features agree with torch-fidelity's
         # default layout to ~2e-6 relative (tests/test_encoders.py holds them to 1e-5).
-        model = build_tfi_vgg16(load_state_dict(resolved.path)).model
+        model = build_tfi_vgg16(self.load_weights(VGG16_WEIGHTS, weights, allow_download)).model
         self.model = model.to(device=device, memory_format=torch.channels_last).eval()
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
