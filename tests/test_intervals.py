@@ -128,13 +128,24 @@ def test_is_replicate_keeps_each_sample_in_its_split():
     assert values[1] == pytest.approx(np.mean(scores), rel=1e-10)
 
 
+def _feature_set64(x: np.ndarray) -> FeatureSet:
+    t = torch.from_numpy(x).double()
+    return FeatureSet(FeatureStats.from_features(t), t)
+
+
 def test_kid_centre_is_the_unbiased_mmd_of_the_full_sets():
+    # 120 samples in tiles of 32: diagonal, off-diagonal and ragged tiles of the symmetric sums.
     rng = np.random.default_rng(4)
-    g, r = _feature_set(rng.normal(size=(120, 16))), _feature_set(rng.normal(size=(120, 16)) + 0.3)
+    gx, rx = rng.normal(size=(120, 16)), rng.normal(size=(120, 16)) + 0.3
+    g, r = _feature_set64(gx), _feature_set64(rx)
     rs = make_resample(120, 120, 20, 0, torch.device("cpu"))
     reps = kid_replicates(g, r, rs.gen, rs.real, tile=32)["kid_mean"]
-    assert reps.centre == pytest.approx(mmd2_unbiased(g.features.double(), r.features.double()), rel=1e-9)
+    assert reps.centre == pytest.approx(mmd2_unbiased(g.features, r.features), rel=1e-12)
     assert reps.values.shape == (20,) and np.std(reps.values) > 0
+    # float32 features: the products run in float32, the kernel sums in float64 — equal to float32 rounding,
+    # far below the replicates' spread.
+    reps32 = kid_replicates(_feature_set(gx), _feature_set(rx), rs.gen, rs.real, tile=32)["kid_mean"]
+    assert np.abs(reps32.values - reps.values).max() < 1e-6 * abs(reps.centre) < 1e-3 * np.std(reps.values)
 
 
 def test_basic_interval_reflects_the_bootstrap_bias():
@@ -201,12 +212,12 @@ def test_fid_only_statistics_file_is_held_fixed(tmp_path):
 def test_kid_replicate_equals_the_unbiased_mmd_of_the_kept_samples():
     # 95 samples in 10 groups: groups of 9 and 10, so the replicates keep different numbers of samples.
     rng = np.random.default_rng(8)
-    g, r = _feature_set(rng.normal(size=(95, 6))), _feature_set(rng.normal(size=(95, 6)) + 0.1)
+    g, r = _feature_set64(rng.normal(size=(95, 6))), _feature_set64(rng.normal(size=(95, 6)) + 0.1)
     rs = make_resample(95, 95, 10, 0, torch.device("cpu"))
     reps = kid_replicates(g, r, rs.gen, rs.real, tile=32)["kid_mean"].values
     for b in range(10):
-        kept_g, kept_r = g.features[rs.gen[b] > 0].double(), r.features[rs.real[b] > 0].double()
-        assert reps[b] == pytest.approx(mmd2_unbiased(kept_g, kept_r), rel=1e-9, abs=1e-12), b
+        kept_g, kept_r = g.features[rs.gen[b] > 0], r.features[rs.real[b] > 0]
+        assert reps[b] == pytest.approx(mmd2_unbiased(kept_g, kept_r), rel=1e-12, abs=1e-15), b
 
 
 def test_knn_replicates_equal_the_metrics_of_the_kept_samples():

@@ -111,19 +111,25 @@ def compute(ctx: MetricContext) -> dict[str, float]:
 
 def _weighted_pair_sums(x: torch.Tensor, y: torch.Tensor, wx: torch.Tensor, wy: torch.Tensor, gamma: float,
                         same: bool, tile: int) -> torch.Tensor:
-    """Σ_ij wx_i k(x_i, y_j) wy_j per column of weights (B columns), excluding i = j when ``same``."""
+    """Σ_ij wx_i k(x_i, y_j) wy_j per column of weights (B columns), excluding i = j when ``same``.
+
+    The products xᵀy run in the features' own precision (float32 from an extractor: half the time of
+    float64, and the features carry no more digits than that); the kernel and the weighted sums run in
+    float64. With ``same`` (x is y, wx is wy) only the tiles on and above the diagonal are computed and
+    the others counted twice, and the diagonal pairs are zeroed inside their tiles, so they are
+    excluded exactly as computed.
+    """
     import torch
 
     total = torch.zeros(wx.shape[1], dtype=torch.float64, device=x.device)
     for rs in range(0, x.shape[0], tile):
         rows = slice(rs, min(rs + tile, x.shape[0]))
-        for cs in range(0, y.shape[0], tile):
+        for cs in range(rs if same else 0, y.shape[0], tile):
             cols = slice(cs, min(cs + tile, y.shape[0]))
-            k = polynomial_kernel(x[rows], y[cols], gamma)
-            total += ((k @ wy[cols]) * wx[rows]).sum(dim=0)
-    if same:
-        diag = polynomial_kernel_diagonal(x, gamma)
-        total -= (diag[:, None] * wx * wy).sum(dim=0)
+            k = ((x[rows] @ y[cols].T).to(torch.float64) * gamma + COEF0) ** DEGREE
+            if same and cs == rs:
+                k.fill_diagonal_(0.0)
+            total += ((k @ wy[cols]) * wx[rows]).sum(dim=0) * (2 if same and cs != rs else 1)
     return total
 
 
@@ -131,13 +137,13 @@ def kid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torc
     """Unbiased MMD² (KID's kernel) of the whole sets per resample; column 0 is the full sample."""
     import torch
 
-    x = gen.features.to(torch.float64)
-    y = real.features.to(x.device, torch.float64)
+    x = gen.features
+    y = real.features.to(x.device, x.dtype)
     gamma = 1.0 / x.shape[1]
     ones_g = torch.ones(x.shape[0], 1, dtype=torch.float64, device=x.device)
     ones_r = torch.ones(y.shape[0], 1, dtype=torch.float64, device=x.device)
-    wgx = torch.cat([ones_g, wg.T], dim=1)
-    wry = torch.cat([ones_r, wr.T], dim=1)
+    wgx = torch.cat([ones_g, wg.T.to(torch.float64)], dim=1)
+    wry = torch.cat([ones_r, wr.T.to(torch.float64)], dim=1)
     # Pairs of the same original sample are excluded; the pair count shrinks accordingly.
     pairs_x = wgx.sum(0) ** 2 - (wgx * wgx).sum(0)
     pairs_y = wry.sum(0) ** 2 - (wry * wry).sum(0)
