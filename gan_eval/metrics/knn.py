@@ -11,8 +11,10 @@ its distance is ``<=`` the radius (torch-fidelity, StyleGAN); density/coverage u
 :data:`PR` and :data:`DC` are the two metrics' records. Their interval replicates score each kept
 sample (inside the other side's manifold / balls holding it) and weight it by the jackknife's 0/1
 weights, all from one distance pass (:func:`knn_replicates_fixed_radii`): each sample keeps its
-full-sample radius, except that density re-tests the real balls whose k nearest neighbours lose a
-member in a replicate.
+full-sample radius, except that density gives a real ball whose k nearest neighbours lose a member
+in a replicate that replicate's longer radius. The same pass keeps the few (generated, real) pairs
+whose distance lies between a ball's full-sample radius and its longest replicate radius, and each
+replicate's density is corrected from those pairs alone.
 """
 
 from __future__ import annotations
@@ -224,7 +226,8 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
     jackknife's 0/1 weights drop a group of each side). Per tile, the 0/1 matrices "inside this real
     ball" / "inside this generated ball" are multiplied by the ``n × G`` weight matrices, so every
     replicate's counts come out of the same distances: O(N²·(d + G)) in all, instead of one distance
-    pass per replicate. The centre is left to the caller (NaN).
+    pass per replicate. Density's radius correction (:func:`_density_radius_correction`) takes its
+    pairs from the same pass. The centre is left to the caller (NaN).
     """
     import torch
 
@@ -239,6 +242,10 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
     gen_radii = knn_radii(xg, k, tile) if kind == "pr" else None
     by_gen = torch.zeros(xg.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # real balls holding gen i
     by_real = torch.zeros(xr.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # gen balls / gen near real j
+    if kind == "dc":
+        new_radii = _replicate_radii(xr, wr.to(xg.device), real_radii, k, tile, table)
+        annulus = _Annulus(torch.minimum(real_radii, new_radii.min(dim=0).values),
+                           torch.maximum(real_radii, new_radii.max(dim=0).values), ANNULUS_PAIR_CAP)
 
     def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
         if kind == "pr":
@@ -248,10 +255,11 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
             inside = (d < real_radii[None, cols]).to(dtype)
             by_gen[rows] += inside @ wr_t[cols]
             by_real[cols] += inside.T @ wg_t[rows]
+            annulus.add(rows, cols, d)
 
     _reduce_pairs(xg, xr, tile, on_tile)
     if kind == "dc":
-        _density_radius_correction(xg, xr, wr, real_radii, k, tile, by_gen, table)
+        _density_radius_correction(xg, xr, wr.to(xg.device), real_radii, new_radii, annulus, tile, by_gen)
     mass_g, mass_r = wg_t.sum(dim=0), wr_t.sum(dim=0)
     if kind == "pr":
         first = (wg_t * (by_gen > 0)).sum(dim=0) / mass_g
@@ -264,35 +272,106 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
     return {key: Replicates(v.double().cpu().numpy(), float("nan")) for key, v in zip(keys, (first, second))}
 
 
+#: Most (generated, real, distance) triples that density's radius correction keeps (12 bytes each
+#: in float32, 600 MB at the cap); past it the correction re-tests the changed balls once per replicate.
+ANNULUS_PAIR_CAP = 50_000_000
 
-def _density_radius_correction(xg: torch.Tensor, xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor, k: int,
-                               tile: int, by_gen: torch.Tensor, table: tuple[torch.Tensor, torch.Tensor]) -> None:
-    """Density counts of each replicate with the real radii *it* would have (``by_gen`` updated in place).
 
-    Density depends on the radii much more than precision or coverage do (measured at d = 64,
-    N = 320: with fixed radii its interval covered 86–90 % instead of 95 %). A replicate that drops
-    a group lengthens the radius of every kept real sample whose k nearest neighbours lose a member
-    (about 1 − (1 − 1/G)^k of them); only those balls are re-tested, against every generated sample.
-    ``table`` is :func:`knn_neighbours` of the real set with more than k neighbours per row.
+def _replicate_radii(xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor, k: int, tile: int,
+                     table: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``G × n_real``: each real ball's k-NN radius among the real samples each replicate keeps.
+
+    From the neighbour list ``table`` (:func:`radii_among`), or the kept rows' exact :func:`knn_radii`
+    when the list runs out; a ball the replicate leaves out keeps its full-sample radius (it weighs 0).
     """
     import torch
 
-    g_sq = _sq_norms(xg)
+    out = radii.expand(wr.shape[0], -1).clone()
     for b in range(wr.shape[0]):
         kept = wr[b] > 0
         new = radii_among(table, kept, k)
         rows = torch.nonzero(kept).squeeze(1)
         if new is None:
             new = knn_radii(xr[rows], k, tile)
-        changed = rows[new != radii[rows]]
-        if changed.numel() == 0:
-            continue
-        new_radius = new[new != radii[rows]]
+        out[b, rows] = new
+    return out
+
+
+class _Annulus:
+    """The (generated i, real j, distance) triples with ``lower[j] <= d < upper[j]``, gathered tile by tile.
+
+    Stops gathering (``overflow``) once there would be more than ``cap`` of them.
+    """
+
+    def __init__(self, lower: torch.Tensor, upper: torch.Tensor, cap: int) -> None:
+        self.lower, self.upper, self.cap = lower, upper, cap
+        self.active = bool((lower < upper).any())
+        self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.count, self.overflow = 0, False
+
+    def add(self, rows: slice, cols: slice, d: torch.Tensor) -> None:
+        import torch
+
+        if not self.active or self.overflow:
+            return
+        hit = (d >= self.lower[None, cols]) & (d < self.upper[None, cols])
+        gi, rj = torch.nonzero(hit, as_tuple=True)
+        if gi.numel() == 0:
+            return
+        self.count += gi.numel()
+        if self.count > self.cap:
+            self.overflow, self.parts = True, []
+            return
+        self.parts.append(((gi + rows.start).to(torch.int32), (rj + cols.start).to(torch.int32), d[gi, rj]))
+
+    def triples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        import torch
+
+        if not self.parts:
+            return None
+        gi, rj, d = (torch.cat(p) for p in zip(*self.parts))
+        self.parts = []
+        return gi, rj, d
+
+
+def _density_radius_correction(xg: torch.Tensor, xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor,
+                               new_radii: torch.Tensor, annulus: _Annulus, tile: int, by_gen: torch.Tensor) -> None:
+    """Density counts of each replicate with the real radii *it* would have (``by_gen`` updated in place).
+
+    Density depends on the radii much more than precision or coverage do (measured at d = 64,
+    N = 320: with fixed radii its interval covered 86–90 % instead of 95 %). A replicate that drops
+    a group lengthens the radius of every kept real sample whose k nearest neighbours lose a member
+    (about 1 − (1 − 1/G)^k of them); ``new_radii`` (:func:`_replicate_radii`) holds every replicate's
+    radii. Only a pair whose distance lies between ball j's full-sample radius and its replicate
+    radius changes its indicator ``d < radius``, so the main pass gathered the pairs in
+    [min over replicates, max over replicates) of ball j (``annulus``) and each replicate's correction
+    is a scatter over them. Had they been too many, the balls that change in each replicate are
+    re-tested against every generated sample, one distance pass per replicate.
+    """
+    import torch
+
+    dtype = by_gen.dtype
+    if not annulus.overflow:
+        triples = annulus.triples()
+        if triples is None:
+            return
+        gi, rj, d = triples
+        before = (d < radii[rj]).to(dtype)
+        for b in range(wr.shape[0]):
+            delta = (d < new_radii[b, rj]).to(dtype) - before
+            by_gen[:, b].index_add_(0, gi, delta * wr[b, rj].to(dtype))
+        return
+    g_sq = _sq_norms(xg)
+    for b in range(wr.shape[0]):
+        rows = torch.nonzero(wr[b] > 0).squeeze(1)
+        new = new_radii[b, rows]
+        moved = new != radii[rows]
+        changed, new_radius = rows[moved], new[moved]
         for cols in _tiles(changed.numel(), tile):
             part = changed[cols]
             d = _distances(xg, xr[part], g_sq, _sq_norms(xr[part]))
-            delta = (d < new_radius[cols][None, :]).to(by_gen.dtype) - (d < radii[part][None, :]).to(by_gen.dtype)
-            by_gen[:, b] += delta @ wr[b, part].to(by_gen.dtype)
+            delta = (d < new_radius[cols][None, :]).to(dtype) - (d < radii[part][None, :]).to(dtype)
+            by_gen[:, b] += delta @ wr[b, part].to(dtype)
 
 
 def _check_kept(rs: Resample, k: int, name: str) -> None:
