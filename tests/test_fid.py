@@ -102,3 +102,17 @@ def test_singular_covariances_fall_back_and_agree():
     assert exact == pytest.approx(float(np.sqrt(eig).real.sum()), rel=1e-6)
     value, detail = frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov, x, y)
     assert detail["method"] == "nuclear-norm" and value > 0
+
+
+def test_one_singular_covariance_factors_the_other():
+    # Σ₁ from 20 samples in 64 dimensions is singular, Σ₂ from 400 is not: tr √(Σ₁Σ₂) = tr √(Σ₂Σ₁), so
+    # the Cholesky route factors Σ₂ instead of falling back to an eigendecomposition of Σ₁.
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.standard_normal((20, 64)))
+    y = torch.from_numpy(rng.standard_normal((400, 64)) * 0.7 + 0.2)
+    sx, sy = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    value, method = trace_sqrt_product(sx.cov, sy.cov)
+    assert method == "cholesky"
+    # Σ₁'s 45 zero eigenvalues come out as ±ε‖Σ‖ and add √ε-sized terms: agreement to 1e-7, not 1e-12.
+    assert float(value) == pytest.approx(float(trace_sqrt_product_from_features(x, y)), rel=1e-7)
+    assert float(trace_sqrt_product(sy.cov, sx.cov)[0]) == pytest.approx(float(value), rel=1e-12)

@@ -58,3 +58,18 @@ def test_inception_score_closed_forms():
     p = torch.tensor([[0.9, 0.1], [0.1, 0.9]], dtype=torch.float64).repeat(50, 1)
     expected = math.exp(math.log(2) - (-(0.9 * math.log(0.9) + 0.1 * math.log(0.1))))
     assert inception_score(p.log(), splits=1)[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_kid_from_the_whole_kernel_equals_kid_from_each_subset(monkeypatch):
+    # Small sets read every subset's sums from one kernel matrix; large ones compute each subset's.
+    import gan_eval.metrics.kid as kid
+
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.standard_normal((150, 12)))
+    y = torch.from_numpy(rng.standard_normal((130, 12)) * 1.1 + 0.1)
+    whole = kernel_inception_distance(x, y, subsets=20, subset_size=100, seed=7)
+    monkeypatch.setattr(kid, "WHOLE_KERNEL_BYTES", 0)
+    each = kernel_inception_distance(x, y, subsets=20, subset_size=100, seed=7)
+    assert whole[2] == each[2] == 100
+    assert whole[0] == pytest.approx(each[0], rel=1e-12) and whole[1] == pytest.approx(each[1], rel=1e-10)
+    assert whole[0] != 0 and whole[1] > 0

@@ -54,21 +54,26 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> tuple[torc
     With Σ₁ = LLᵀ the eigenvalues of Σ₁Σ₂ are those of LᵀΣ₂L. On the CPU, LAPACK's ``dsygst`` forms
     LᵀΣ₂L in one blocked pass (the reduction step of the generalised symmetric eigenproblem, about
     half the work of two general products) and ``syevd`` reads only its lower triangle; on other
-    devices the same algebra runs with torch. Falls back to an eigendecomposition of Σ₁ when it is
-    singular.
+    devices the same algebra runs with torch. The trace is symmetric in Σ₁ and Σ₂, so when Σ₁ is
+    singular Σ₂ is factored instead; when both are, an eigendecomposition of Σ₁ replaces the Cholesky
+    factor (several times slower).
     """
     import torch
 
     if sigma1.device.type == "cpu":
-        eigenvalues = _cpu_reduced_eigvalsh(sigma1.numpy(), sigma2.numpy())
-        if eigenvalues is not None:
-            return torch.from_numpy(eigenvalues).clamp_min(0).sqrt().sum(), "cholesky"
+        for first, second in ((sigma1, sigma2), (sigma2, sigma1)):
+            eigenvalues = _cpu_reduced_eigvalsh(first.numpy(), second.numpy())
+            if eigenvalues is not None:
+                return torch.from_numpy(eigenvalues).clamp_min(0).sqrt().sum(), "cholesky"
         factor = _sqrt_psd(sigma1)
         method = "eigh"
     else:
-        factor, info = torch.linalg.cholesky_ex(sigma1)
-        method = "cholesky"
-        if int(info) != 0:
+        for first, second in ((sigma1, sigma2), (sigma2, sigma1)):
+            factor, info = torch.linalg.cholesky_ex(first)
+            if int(info) == 0:
+                sigma2, method = second, "cholesky"
+                break
+        else:
             factor, method = _sqrt_psd(sigma1), "eigh"
     inner = factor.T @ sigma2 @ factor
     eigenvalues = torch.linalg.eigvalsh((inner + inner.T) / 2)

@@ -121,7 +121,12 @@ def fid_infinity(
             real_index = torch.randperm(n_real, generator=generator)[:take].to(features_real.device)
             real_subset = FeatureStats.from_features(features_real[real_index].to(features_gen.device))
             mu_r, cov_r = real_subset.mean, real_subset.cov
-        values.append(frechet_distance(subset.mean, subset.cov, mu_r, cov_r)[0])
+            # Subsets with no more samples than dimensions take FID's exact form from the features
+            # (frechet_distance decides): their covariances are singular.
+            pair = (features_gen[index], features_real[real_index].to(features_gen.device))
+        else:
+            pair = (None, None)
+        values.append(frechet_distance(subset.mean, subset.cov, mu_r, cov_r, *pair)[0])
     return _fit(sizes, values, level)
 
 

