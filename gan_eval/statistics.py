@@ -96,6 +96,9 @@ class FeatureSet:
     features: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Results computed from ``features`` that several metrics share (the k-NN table of
+    #: :func:`gan_eval.metrics.knn.neighbour_table`), each stored with the tensor it was computed from.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n(self) -> int:

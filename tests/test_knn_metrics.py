@@ -89,3 +89,22 @@ def test_radii_among_a_resample_equal_exact_radii_of_the_distinct_rows():
         exact = knn.knn_radii(x[present], 5, tile=128)
         assert fast is not None and torch.allclose(fast, exact, rtol=0, atol=1e-12)
     assert radii_among(table, torch.rand(700, generator=g) < 0.05, 5) is None  # lists run out: caller recomputes
+
+
+def test_one_neighbour_pass_per_side_serves_points_and_replicates(monkeypatch):
+    # precision/recall + density/coverage with intervals used to sort each set's N² distances four times.
+    import gan_eval
+
+    rng = np.random.default_rng(11)
+    fake, real = rng.standard_normal((300, 8)).astype(np.float32), rng.standard_normal((280, 8)).astype(np.float32)
+    expected = _reference(fake, real)
+    passes = []
+    original = knn.knn_neighbours
+    monkeypatch.setattr(knn, "knn_neighbours",
+                        lambda x, count, tile=knn.DEFAULT_TILE: passes.append(x.shape[0]) or original(x, count, tile))
+    result = gan_eval.evaluate_features(fake, real, "pr,dc", ci=0.95, bootstrap=100, seed=0)
+    assert sorted(passes) == [280, 300]
+    for key, value in expected.items():
+        assert result.metrics[key] == pytest.approx(value, abs=1e-12), key
+        lo, hi = result.ci[key]
+        assert lo < value < hi, key

@@ -90,6 +90,35 @@ def knn_radii(x: torch.Tensor, k: int, tile: int = DEFAULT_TILE) -> torch.Tensor
     return knn_neighbours(x, k + 1, tile)[0][:, k]
 
 
+#: Columns of the shared neighbour table: enough for density's replicates (4k + 9 at k = 5) and any
+#: k ≤ 31, so one distance pass per side serves every k-NN metric, point value and replicate.
+SHARED_NEIGHBOURS = 32
+
+
+def neighbour_table(fs: FeatureSet, count: int, tile: int = DEFAULT_TILE) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`knn_neighbours` of a side's features with at least ``count`` columns, computed once per feature set.
+
+    Precision/recall and density/coverage, their point values and their replicates all start from the
+    nearest neighbours of the same features; a run asking for both with intervals made four passes
+    over the real set's N² distances, and ``compare`` repeated them for each generator against the
+    same reference. The table is kept in ``fs.derived`` with the tensor it was computed from.
+    """
+    n = fs.features.shape[0]
+    cached = fs.derived.get("neighbours")
+    if cached is not None and cached[0] is fs.features and cached[1][0].shape[1] >= min(count, n):
+        return cached[1]
+    table = knn_neighbours(fs.features, max(count, SHARED_NEIGHBOURS), tile)
+    fs.derived["neighbours"] = (fs.features, table)
+    return table
+
+
+def side_radii(fs: FeatureSet, k: int, tile: int = DEFAULT_TILE) -> torch.Tensor:
+    """:func:`knn_radii` of a side's features, read from its :func:`neighbour_table`."""
+    if fs.features.shape[0] <= k:
+        raise ValueError(f"need more than k={k} samples for k-NN radii, got {fs.features.shape[0]}")
+    return neighbour_table(fs, k + 1, tile)[0][:, k]
+
+
 def radii_among(table: tuple[torch.Tensor, torch.Tensor], present: torch.Tensor, k: int) -> torch.Tensor | None:
     """k-NN radii of the rows with ``present`` set, counting only present rows as neighbours.
 
@@ -203,16 +232,21 @@ def _check_sizes(ctx: MetricContext, k: int, name: str) -> None:
 def compute_pr(ctx: MetricContext) -> dict[str, float]:
     """Precision and recall with k = ``pr_k``."""
     _check_sizes(ctx, ctx.options.pr_k, "precision/recall")
-    precision, recall = precision_recall(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
-                                         ctx.options.pr_k, ctx.options.tile)
-    return {"precision": precision, "recall": recall}
+    k, tile = ctx.options.pr_k, ctx.options.tile
+    gen_inside, real_inside = precision_recall_per_sample(
+        ctx.gen.features, ctx.real.features.to(ctx.gen.features.device), k, tile,
+        gen_radii=side_radii(ctx.gen, k, tile), real_radii=side_radii(ctx.real, k, tile).to(ctx.gen.features.device))
+    return {"precision": float(gen_inside.double().mean()), "recall": float(real_inside.double().mean())}
 
 
 def compute_dc(ctx: MetricContext) -> dict[str, float]:
     """Density and coverage with k = ``dc_k``."""
     _check_sizes(ctx, ctx.options.dc_k, "density/coverage")
-    density, coverage = density_coverage(ctx.gen.features, ctx.real.features.to(ctx.gen.features.device),
-                                         ctx.options.dc_k, ctx.options.tile)
+    k, tile = ctx.options.dc_k, ctx.options.tile
+    counts, covered = density_coverage_per_sample(
+        ctx.gen.features, ctx.real.features.to(ctx.gen.features.device), k, tile,
+        real_radii=side_radii(ctx.real, k, tile).to(ctx.gen.features.device))
+    density, coverage = float(counts.sum()) / (k * ctx.gen.features.shape[0]), float(covered.double().mean())
     return {"density": density, "coverage": coverage}
 
 
@@ -237,9 +271,10 @@ def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tens
     wg_t = wg.T.to(xg.device, dtype)  # n_gen × G
     wr_t = wr.T.to(xg.device, dtype)
     # Density re-tests the balls whose k-NN lose a member, from a longer neighbour list; the radii are its column k.
-    table = knn_neighbours(xr, 4 * k + 9, tile) if kind == "dc" else None
-    real_radii = table[0][:, k] if table is not None else knn_radii(xr, k, tile)
-    gen_radii = knn_radii(xg, k, tile) if kind == "pr" else None
+    table = neighbour_table(real, 4 * k + 9, tile)
+    table = (table[0].to(xg.device), table[1].to(xg.device))
+    real_radii = table[0][:, k]
+    gen_radii = side_radii(gen, k, tile) if kind == "pr" else None
     by_gen = torch.zeros(xg.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # real balls holding gen i
     by_real = torch.zeros(xr.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # gen balls / gen near real j
     if kind == "dc":
