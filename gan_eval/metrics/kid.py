@@ -45,9 +45,16 @@ BOOTSTRAP_TILE = 2048
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, gamma: float | None = None, degree: int = DEGREE,
                       coef0: float = COEF0) -> torch.Tensor:
-    """``(γ x yᵀ + c)^degree`` for every row pair; γ defaults to 1/d."""
+    """``(γ x yᵀ + c)^degree`` for every row pair (float64); γ defaults to 1/d.
+
+    The products x yᵀ run in the inputs' own precision (float32 from an extractor: half the time of
+    float64, and the features carry no more digits than that); the kernel is formed in float64, where
+    the sums of 10⁶–10⁸ kernel values that MMD² takes differences of are accumulated.
+    """
+    import torch
+
     gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    return (x @ y.T * gamma + coef0) ** degree
+    return ((x @ y.T).to(torch.float64) * gamma + coef0) ** degree
 
 
 def polynomial_kernel_diagonal(x: torch.Tensor, gamma: float | None = None, degree: int = DEGREE,
@@ -89,8 +96,8 @@ def kernel_inception_distance(
         warnings.warn(f"KID subset size {subset_size} is larger than the samples ({n_gen} generated, {n_real} real); "
                       f"using {min(n_gen, n_real)}")
         subset_size = min(n_gen, n_real)
-    x_all = features_gen.to(torch.float64)
-    y_all = features_real.to(torch.float64)
+    x_all = features_gen
+    y_all = features_real.to(x_all.device, x_all.dtype)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
     # Small sets: one kernel matrix of both whole sets, then every subset's sums are read from it
@@ -132,11 +139,10 @@ def _weighted_pair_sums(x: torch.Tensor, y: torch.Tensor, wx: torch.Tensor, wy: 
                         same: bool, tile: int) -> torch.Tensor:
     """Σ_ij wx_i k(x_i, y_j) wy_j per column of weights (B columns), excluding i = j when ``same``.
 
-    The products xᵀy run in the features' own precision (float32 from an extractor: half the time of
-    float64, and the features carry no more digits than that); the kernel and the weighted sums run in
-    float64. With ``same`` (x is y, wx is wy) only the tiles on and above the diagonal are computed and
-    the others counted twice, and the diagonal pairs are zeroed inside their tiles, so they are
-    excluded exactly as computed.
+    Products in the features' precision, kernel and weighted sums in float64 (:func:`polynomial_kernel`).
+    With ``same`` (x is y, wx is wy) only the tiles on and above the diagonal are computed and the
+    others counted twice, and the diagonal pairs are zeroed inside their tiles, so they are excluded
+    exactly as computed.
     """
     import torch
 
@@ -145,7 +151,7 @@ def _weighted_pair_sums(x: torch.Tensor, y: torch.Tensor, wx: torch.Tensor, wy: 
         rows = slice(rs, min(rs + tile, x.shape[0]))
         for cs in range(rs if same else 0, y.shape[0], tile):
             cols = slice(cs, min(cs + tile, y.shape[0]))
-            k = ((x[rows] @ y[cols].T).to(torch.float64) * gamma + COEF0) ** DEGREE
+            k = polynomial_kernel(x[rows], y[cols], gamma)
             if same and cs == rs:
                 k.fill_diagonal_(0.0)
             total += ((k @ wy[cols]) * wx[rows]).sum(dim=0) * (2 if same and cs != rs else 1)
