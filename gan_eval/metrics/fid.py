@@ -103,9 +103,13 @@ def nuclear_norm_of_product(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     error is ε‖x yᵀ‖², so a singular value above √ε‖x yᵀ‖ keeps its relative precision and the ones
     below add at most √ε‖x yᵀ‖ each to a sum dominated by the large ones.
     """
+    return nuclear_norm(x @ y.T)
+
+
+def nuclear_norm(k: torch.Tensor) -> torch.Tensor:
+    """‖k‖_* as Σ √eig of the smaller of k kᵀ and kᵀk (see :func:`nuclear_norm_of_product`)."""
     import torch
 
-    k = x @ y.T
     gram = k @ k.T if k.shape[0] <= k.shape[1] else k.T @ k
     return torch.linalg.eigvalsh((gram + gram.T) / 2).clamp_min(0).sqrt().sum()
 
@@ -251,6 +255,9 @@ def fid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor | None, w
             # 0/1 weights: each replicate subtracts its dropped rows from the full centred sums, which
             # the statistics already hold ((n−1)·Σ), so no second pass over the features.
             sums[name] = (x.sum(dim=0), cov * (x.shape[0] - 1))
+    if nuclear and all(w is None or bool(((w == 0) | (w == 1)).all()) for w in (wg, wr)):
+        values = _dropped_fid_from_cross(xg, xr, mu_g, mu_r, wg, wr)
+        return {"fid": Replicates(np.asarray(values), float("nan"))}
     values = []
     for b in range(wg.shape[0] if wg is not None else wr.shape[0]):
         sides = []
@@ -266,6 +273,35 @@ def fid_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor | None, w
         (m1, c1, t1), (m2, c2, t2) = sides
         values.append(_fid_from(m1, c1, m2, c2, t1, t2) if nuclear else _fid_from(m1, c1, m2, c2))
     return {"fid": Replicates(np.asarray(values), float("nan"))}
+
+
+def _dropped_fid_from_cross(xg: torch.Tensor, xr: torch.Tensor, mu_g: torch.Tensor, mu_r: torch.Tensor,
+                            wg: torch.Tensor | None, wr: torch.Tensor | None) -> list[float]:
+    """FID of each 0/1-weight replicate at N ≤ d from one product of the centred features.
+
+    A replicate's X̃Ỹᵀ is the kept block of XYᵀ (computed once) re-centred by the kept rows' and
+    columns' means — subtract row and column means, add back the block's mean — so a replicate costs
+    an n × n Gram matrix and ``eigvalsh`` instead of another n × d × n product. ``wg``/``wr`` None:
+    that side is kept whole.
+    """
+    import torch
+
+    cross = xg @ xr.T
+    sq_g, sq_r = (xg * xg).sum(dim=1), (xr * xr).sum(dim=1)
+    values = []
+    for b in range(wg.shape[0] if wg is not None else wr.shape[0]):
+        rows = torch.nonzero(wg[b] > 0).squeeze(1) if wg is not None else torch.arange(xg.shape[0], device=xg.device)
+        cols = torch.nonzero(wr[b] > 0).squeeze(1) if wr is not None else torch.arange(xr.shape[0], device=xr.device)
+        n1, n2 = rows.numel(), cols.numel()
+        m1, m2 = xg[rows].mean(dim=0), xr[cols].mean(dim=0)
+        k = cross[rows][:, cols]
+        k = k - k.mean(dim=1, keepdim=True) - k.mean(dim=0, keepdim=True) + k.mean()
+        trace_sqrt = nuclear_norm(k) / math.sqrt((n1 - 1) * (n2 - 1))
+        traces = (sq_g[rows].sum() - n1 * m1.dot(m1)) / (n1 - 1) + (sq_r[cols].sum() - n2 * m2.dot(m2)) / (n2 - 1)
+        diff = (m1 + mu_g) - (m2 + mu_r)
+        value = float(diff.dot(diff) + traces - 2 * trace_sqrt)
+        values.append(max(value, 0.0) if value > -NEGATIVE_TOLERANCE * max(float(traces), 1e-30) else value)
+    return values
 
 
 def resample(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
