@@ -4,15 +4,15 @@ FID = ‖μ₁−μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂). The 
 symmetric problem: with Σ₁ = LLᵀ (Cholesky), the eigenvalues of Σ₁Σ₂ are those of LᵀΣ₂L, which is
 symmetric positive semi-definite, so one ``eigvalsh`` gives real, non-negative eigenvalues (clamped
 at 0 against rounding). That is several times faster than the general ``eigvals`` torch-fidelity uses,
-never complex, and gives the same value. When Σ₁ is singular (fewer samples than dimensions) the
-Cholesky step is replaced by an eigendecomposition, or — when the raw features are at hand — by the
-exact nuclear-norm form tr √(Σ₁Σ₂) = ‖X̃Ỹᵀ‖_* with X̃ = (X−μ₁)/√(n₁−1).
+never complex, and gives the same value. When Σ₁ is singular (fewer samples than dimensions) Σ₂ is
+factored instead, or Σ₁ is eigendecomposed when both are; when the raw features are at hand the exact
+nuclear-norm form tr √(Σ₁Σ₂) = ‖X̃Ỹᵀ‖_* with X̃ = (X−μ₁)/√(n₁−1) is used instead.
 
 :data:`SPEC` is the metric's record (key ``fid``, lower is better, range [0, ∞)). Its interval
 replicates (:func:`fid_replicates`) re-weight both sides' moments: for the jackknife's 0/1 weights the
 full sums minus the dropped group's (one small product per replicate, then one eigenvalue problem),
-for other counts the weighted mean and covariance; with no more samples than dimensions the kept
-centred features and the nuclear-norm trace. Torch is imported by the functions that use it, so
+for other counts the weighted mean and covariance; with no more samples than dimensions the nuclear-norm
+trace of the kept block of one product XYᵀ, re-centred. Torch is imported by the functions that use it, so
 reading the record is light.
 """
 
@@ -213,8 +213,12 @@ def _fid_from(mu1, cov1, mu2, cov2, xt1=None, xt2=None) -> float:
     else:
         trace_sqrt, _ = trace_sqrt_product(cov1, cov2)
         traces = torch.trace(cov1) + torch.trace(cov2)
-    value = float(diff.dot(diff) + traces - 2 * trace_sqrt)
-    return max(value, 0.0) if value > -NEGATIVE_TOLERANCE * max(float(traces), 1e-30) else value
+    return _rounding_clamped(float(diff.dot(diff) + traces - 2 * trace_sqrt), float(traces))
+
+
+def _rounding_clamped(value: float, traces: float) -> float:
+    """A replicate's FID, with a negative value within rounding of 0 (relative to tr Σ₁ + tr Σ₂) set to 0."""
+    return max(value, 0.0) if value > -NEGATIVE_TOLERANCE * max(traces, 1e-30) else value
 
 
 def _side_for_fid(fs: FeatureSet, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
@@ -299,8 +303,7 @@ def _dropped_fid_from_cross(xg: torch.Tensor, xr: torch.Tensor, mu_g: torch.Tens
         trace_sqrt = nuclear_norm(k) / math.sqrt((n1 - 1) * (n2 - 1))
         traces = (sq_g[rows].sum() - n1 * m1.dot(m1)) / (n1 - 1) + (sq_r[cols].sum() - n2 * m2.dot(m2)) / (n2 - 1)
         diff = (m1 + mu_g) - (m2 + mu_r)
-        value = float(diff.dot(diff) + traces - 2 * trace_sqrt)
-        values.append(max(value, 0.0) if value > -NEGATIVE_TOLERANCE * max(float(traces), 1e-30) else value)
+        values.append(_rounding_clamped(float(diff.dot(diff) + traces - 2 * trace_sqrt), float(traces)))
     return values
 
 
