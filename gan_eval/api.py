@@ -217,7 +217,7 @@ def _feature_tensor(value: Any, name: str, device: Any) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.dim() != 2:
         raise GanEvalError(f"{name} must be 2-D (N×d), got shape {tuple(tensor.shape)}")
-    if not tensor.is_floating_point():
+    if not tensor.is_floating_point() or tensor.element_size() < 4:  # integers, float16, bfloat16
         tensor = tensor.to(torch.float32)
     if tensor.shape[0] < 2 or tensor.shape[1] < 1:
         raise GanEvalError(f"{name} needs at least 2 rows and 1 column, got shape {tuple(tensor.shape)}")

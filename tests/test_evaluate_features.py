@@ -67,6 +67,18 @@ def test_integer_features_are_accepted_and_a_tensor_stays_on_its_device():
     assert result["fid"] > 0 and result.provenance["device"] == "cpu"
 
 
+def test_half_precision_features_are_computed_in_float32():
+    # KID's kernel products and the k-NN distances run in the features' precision: float16 would
+    # round x·y to 3 digits, so half-precision input is promoted first.
+    gen, real = _pair()
+    full = gan_eval.evaluate_features(gen.astype(np.float32), real.astype(np.float32), "kid,pr")
+    half = gan_eval.evaluate_features(gen.astype(np.float16), real.astype(np.float16), "kid,pr")
+    rounded = gan_eval.evaluate_features(gen.astype(np.float16).astype(np.float32),
+                                         real.astype(np.float16).astype(np.float32), "kid,pr")
+    assert half.metrics == rounded.metrics
+    assert half["kid_mean"] == pytest.approx(full["kid_mean"], rel=1e-2)
+
+
 @pytest.mark.parametrize("args, kwargs, message", [
     ((np.zeros(10), np.zeros((10, 2))), {}, "must be 2-D"),
     ((np.zeros((10, 3)), np.zeros((10, 2))), {}, "feature dimensions differ"),

@@ -57,13 +57,6 @@ def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, gamma: float | None = No
     return ((x @ y.T).to(torch.float64) * gamma + coef0) ** degree
 
 
-def polynomial_kernel_diagonal(x: torch.Tensor, gamma: float | None = None, degree: int = DEGREE,
-                               coef0: float = COEF0) -> torch.Tensor:
-    """k(x_i, x_i) for every row, without the full matrix."""
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    return ((x * x).sum(dim=1) * gamma + coef0) ** degree
-
-
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = DEGREE, gamma: float | None = None,
                   coef0: float = COEF0) -> float:
     """Unbiased MMD² between two equally sized samples (diagonals of K_xx, K_yy removed; K_xy / m²)."""
