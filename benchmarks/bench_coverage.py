@@ -74,8 +74,13 @@ def run_draw(setting: str, dim: int, n: int, index: int, metrics: str, bootstrap
     return {"draw": index, "metrics": result.metrics, "ci": result.ci, "seconds": time.perf_counter() - started}
 
 
-def summarise(rows: list[dict], truth: float) -> dict[str, dict]:
-    """Per key: draws, Monte-Carlo mean and sd of the estimate, coverage of the mean (and of the truth)."""
+def summarise(rows: list[dict], truth: float, groups: int = 20) -> dict[str, dict]:
+    """Per key: draws, Monte-Carlo mean and sd of the estimate, coverage of the mean (and of the truth),
+    and the sd ratio: the interval's sd estimate (half-width / t(G−1)) over the Monte-Carlo sd (1 when the
+    jackknife estimates the spread without bias; not for FID∞, whose half-width has its own t)."""
+    from scipy import stats
+
+    t = float(stats.t.ppf(0.975, groups - 1))
     out: dict[str, dict] = {}
     for key in rows[0]["ci"]:
         values = np.array([r["metrics"][key] for r in rows])
@@ -83,8 +88,10 @@ def summarise(rows: list[dict], truth: float) -> dict[str, dict]:
         mean = float(values.mean())
         target = truth if key == "fid_inf" else mean
         covered = (bounds[:, 0] <= target) & (target <= bounds[:, 1])
-        out[key] = {"draws": len(rows), "mc_mean": mean, "mc_sd": float(values.std(ddof=1)),
-                    "mean_half_width": float(np.mean(bounds[:, 1] - bounds[:, 0]) / 2),
+        half = float(np.mean(bounds[:, 1] - bounds[:, 0]) / 2)
+        mc_sd = float(values.std(ddof=1)) if len(rows) > 1 else float("nan")
+        out[key] = {"draws": len(rows), "mc_mean": mean, "mc_sd": mc_sd, "mean_half_width": half,
+                    "sd_ratio": float("nan") if key == "fid_inf" else half / t / mc_sd,
                     "target": "population FID" if key == "fid_inf" else "MC mean at N",
                     "coverage": float(covered.mean())}
     return out
@@ -113,11 +120,12 @@ def report(path: Path) -> dict:
     setting, dim, n = path.stem.split("_")[1], int(path.stem.split("_")[2][1:]), int(path.stem.split("_")[3][1:])
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     truth = population_fid(*spectra(setting, dim))
-    summary = summarise(rows, truth)
+    bootstrap = int(path.stem.rsplit("_b", 1)[1])
+    summary = summarise(rows, truth, max(10, round(bootstrap / 10)))
     for key, s in summary.items():
         print(f"{setting:5s} d={dim:4d} N={n:5d} {key:9s} draws={s['draws']:3d} coverage={s['coverage']:.3f} "
-              f"(target {s['target']}; MC mean {s['mc_mean']:.4g}, MC sd {s['mc_sd']:.3g}, "
-              f"mean half-width/1.96 {s['mean_half_width'] / 1.96:.3g}; population FID {truth:.4g})")
+              f"sd ratio {s['sd_ratio']:.2f} (target {s['target']}; MC mean {s['mc_mean']:.4g}, MC sd "
+              f"{s['mc_sd']:.3g}, mean half-width {s['mean_half_width']:.3g}; population FID {truth:.4g})")
     return summary
 
 
