@@ -108,3 +108,14 @@ def test_one_neighbour_pass_per_side_serves_points_and_replicates(monkeypatch):
         assert result.metrics[key] == pytest.approx(value, abs=1e-12), key
         lo, hi = result.ci[key]
         assert lo < value < hi, key
+
+
+def test_knn_intervals_warn_where_they_were_measured_too_narrow():
+    with pytest.warns(UserWarning, match="likely too narrow"):
+        knn.warn_when_narrow(10_000, 2048, "precision/recall")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        knn.warn_when_narrow(2_000, 2048, "precision/recall")  # measured 0.79-1.12 there: no warning
+        knn.warn_when_narrow(50_000, 64, "density/coverage")
