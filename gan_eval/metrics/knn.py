@@ -182,9 +182,10 @@ def precision_recall_per_sample(
     return inside_any(features_gen, features_real, real_radii, tile), inside_any(features_real, features_gen, gen_radii, tile)
 
 
-def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE) -> tuple[float, float]:
+def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE,
+                     gen_radii: torch.Tensor | None = None, real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     """Improved precision (generated inside the real manifold) and recall (real inside the generated one)."""
-    gen_inside, real_inside = precision_recall_per_sample(features_gen, features_real, k, tile)
+    gen_inside, real_inside = precision_recall_per_sample(features_gen, features_real, k, tile, gen_radii, real_radii)
     return float(gen_inside.double().mean()), float(real_inside.double().mean())
 
 
@@ -215,9 +216,10 @@ def density_coverage_per_sample(
     return counts, nearest_gen < real_radii
 
 
-def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE) -> tuple[float, float]:
+def density_coverage(features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE,
+                     real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     """Density (mean count of real balls holding a generated sample, / k) and coverage (real balls holding any)."""
-    counts, covered = density_coverage_per_sample(features_gen, features_real, k, tile)
+    counts, covered = density_coverage_per_sample(features_gen, features_real, k, tile, real_radii=real_radii)
     return float(counts.sum()) / (k * features_gen.shape[0]), float(covered.double().mean())
 
 
@@ -232,21 +234,18 @@ def _check_sizes(ctx: MetricContext, k: int, name: str) -> None:
 def compute_pr(ctx: MetricContext) -> dict[str, float]:
     """Precision and recall with k = ``pr_k``."""
     _check_sizes(ctx, ctx.options.pr_k, "precision/recall")
-    k, tile = ctx.options.pr_k, ctx.options.tile
-    gen_inside, real_inside = precision_recall_per_sample(
-        ctx.gen.features, ctx.real.features.to(ctx.gen.features.device), k, tile,
-        gen_radii=side_radii(ctx.gen, k, tile), real_radii=side_radii(ctx.real, k, tile).to(ctx.gen.features.device))
-    return {"precision": float(gen_inside.double().mean()), "recall": float(real_inside.double().mean())}
+    k, tile, device = ctx.options.pr_k, ctx.options.tile, ctx.gen.features.device
+    precision, recall = precision_recall(ctx.gen.features, ctx.real.features.to(device), k, tile,
+                                         side_radii(ctx.gen, k, tile), side_radii(ctx.real, k, tile).to(device))
+    return {"precision": precision, "recall": recall}
 
 
 def compute_dc(ctx: MetricContext) -> dict[str, float]:
     """Density and coverage with k = ``dc_k``."""
     _check_sizes(ctx, ctx.options.dc_k, "density/coverage")
-    k, tile = ctx.options.dc_k, ctx.options.tile
-    counts, covered = density_coverage_per_sample(
-        ctx.gen.features, ctx.real.features.to(ctx.gen.features.device), k, tile,
-        real_radii=side_radii(ctx.real, k, tile).to(ctx.gen.features.device))
-    density, coverage = float(counts.sum()) / (k * ctx.gen.features.shape[0]), float(covered.double().mean())
+    k, tile, device = ctx.options.dc_k, ctx.options.tile, ctx.gen.features.device
+    density, coverage = density_coverage(ctx.gen.features, ctx.real.features.to(device), k, tile,
+                                         side_radii(ctx.real, k, tile).to(device))
     return {"density": density, "coverage": coverage}
 
 
