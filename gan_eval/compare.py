@@ -154,7 +154,8 @@ def compare(
     differences: dict[str, Difference] = {}
     for key, rep_a in reps[0].items():
         rep_b = reps[1][key]
-        diff = Replicates(rep_b.values - rep_a.values, float("nan"), rep_a.extra_variance + rep_b.extra_variance)
+        diff = Replicates(rep_b.values - rep_a.values, float("nan"), rep_a.extra_variance + rep_b.extra_variance,
+                          rep_a.half_sample_groups)
         value = points[1][key] - points[0][key]
         interval = jackknife_interval(value, diff, level)
         differences[key] = Difference(points[0][key], points[1][key], value, interval,

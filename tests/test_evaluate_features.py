@@ -93,8 +93,8 @@ def test_half_precision_features_are_computed_in_float32():
     ((np.zeros((10, 2)), np.zeros((10, 2))), {"ci": 1.5}, "--ci"),
     ((np.eye(3), np.eye(3)), {"metrics": "pr"}, "more than k=3 generated samples, got 3"),
     ((np.eye(5), np.eye(5)), {"metrics": "dc"}, "more than k=5 generated samples, got 5"),
-    # 6 samples in 6 jackknife groups: a replicate keeps 5 = k, too few for density's radii
-    ((np.eye(6), np.eye(6)), {"metrics": "dc", "ci": 0.95}, "left after the jackknife leaves out a group, got 5"),
+    # 10 samples in 10 jackknife groups: a half-sample keeps 5 = k, too few for density's radii
+    ((np.eye(10), np.eye(10)), {"metrics": "dc", "ci": 0.95}, "k=5 generated samples in each half-sample, got 5"),
 ])
 def test_bad_inputs_are_one_line_errors(args, kwargs, message):
     with pytest.raises(GanEvalError, match=message) as caught:

@@ -41,12 +41,17 @@ class Replicates:
 
     ``centre`` is the full-sample statistic (NaN when the resampler leaves it to the caller, who
     knows the point estimate). ``extra_variance`` is variance the replicates cannot see and the
-    interval adds (KID: the spread of its random subsets given the data).
+    interval adds (KID: the spread of its random subsets given the data). ``half_sample_groups`` is
+    None for delete-a-group jackknife replicates; otherwise (the k-NN metrics) ``values`` are that
+    many jackknife replicates followed by complementary half-samples of the same groups in pairs
+    (a₀, b₀, a₁, b₁, …), and the interval takes the larger variance
+    (:func:`gan_eval.metrics.resampling.replicate_variance`).
     """
 
-    values: np.ndarray  # (G,)
+    values: np.ndarray  # (G,) or (G + 2H,)
     centre: float
     extra_variance: float = 0.0
+    half_sample_groups: int | None = None
 
 
 @dataclass

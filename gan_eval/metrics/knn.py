@@ -8,13 +8,12 @@ Conventions (stated in every result): precision/recall use k = 3 and a sample is
 its distance is ``<=`` the radius (torch-fidelity, StyleGAN); density/coverage use k = 5 and ``<``
 (the authors' ``prdc`` code). Radii are distances to the k-th nearest *other* sample of the same set.
 
-:data:`PR` and :data:`DC` are the two metrics' records. Their interval replicates score each kept
-sample (inside the other side's manifold / balls holding it) and weight it by the jackknife's 0/1
-weights, all from one distance pass (:func:`knn_replicates_fixed_radii`): each sample keeps its
-full-sample radius, except that density gives a real ball whose k nearest neighbours lose a member
-in a replicate that replicate's longer radius. The same pass keeps the few (generated, real) pairs
-whose distance lies between a ball's full-sample radius and its longest replicate radius, and each
-replicate's density is corrected from those pairs alone.
+:data:`PR` and :data:`DC` are the two metrics' records. Their intervals take the larger of two
+variances, from replicates that all come out of one distance pass (:func:`knn_replicates`): the
+delete-a-group jackknife's, each sample keeping its full-sample radius (density: the kept samples'
+radii), and complementary half-samples', each half with its own radii. The radii are extreme order
+statistics that deleting 1/G of a sample barely moves: the jackknife alone under-stated the metrics'
+spread at N = 10,000, d = 2048, and half-samples alone at small N (benchmarks/README.md, §7).
 """
 
 from __future__ import annotations
@@ -90,8 +89,8 @@ def knn_radii(x: torch.Tensor, k: int, tile: int = DEFAULT_TILE) -> torch.Tensor
     return knn_neighbours(x, k + 1, tile)[0][:, k]
 
 
-#: Columns of the shared neighbour table: enough for density's replicates (4k + 9 at k = 5) and any
-#: k ≤ 31, so one distance pass per side serves every k-NN metric, point value and replicate.
+#: Columns of the shared neighbour table: a half-sample keeps about 15 of its 31 other neighbours, so
+#: the radii of every half (k ≤ 7 or so) and any k ≤ 31 of the full set come from one distance pass per side.
 SHARED_NEIGHBOURS = 32
 
 
@@ -119,23 +118,30 @@ def side_radii(fs: FeatureSet, k: int, tile: int = DEFAULT_TILE) -> torch.Tensor
     return neighbour_table(fs, k + 1, tile)[0][:, k]
 
 
-def radii_among(table: tuple[torch.Tensor, torch.Tensor], present: torch.Tensor, k: int) -> torch.Tensor | None:
-    """k-NN radii of the rows with ``present`` set, counting only present rows as neighbours.
+def radii_among(table: tuple[torch.Tensor, torch.Tensor], present: torch.Tensor, k: int, x: torch.Tensor,
+                tile: int = DEFAULT_TILE) -> torch.Tensor:
+    """k-NN radii of the rows of ``x`` with ``present`` set, counting only present rows as neighbours.
 
-    ``table`` is :func:`knn_neighbours` of the full set; a bootstrap resample keeps about 63 % of the
-    rows, so a list of 4k + 8 neighbours almost always holds k present ones. Returns None when some
-    row's list runs out (the caller then recomputes exactly).
+    ``table`` is :func:`knn_neighbours` of all of ``x``; a half-sample keeps about half of each row's
+    list, so it almost always holds k present neighbours. A row whose list runs out gets its radius
+    computed exactly against every present row.
     """
     import torch
 
     values, indices = table
     rows = torch.nonzero(present).squeeze(1)
-    hits = present[indices[rows, 1:]]
-    seen = hits.cumsum(dim=1)
-    if bool((seen[:, -1] < k).any()):
-        return None
+    seen = present[indices[rows, 1:]].cumsum(dim=1)
     position = (seen >= k).to(torch.uint8).argmax(dim=1, keepdim=True)
-    return values[rows, 1:].gather(1, position).squeeze(1)
+    radii = values[rows, 1:].gather(1, position).squeeze(1)
+    short = torch.nonzero(seen[:, -1] < k).squeeze(1)
+    if short.numel():
+        sq = _sq_norms(x)
+        for part in _tiles(short.numel(), tile):
+            lost = rows[short[part]]
+            d = torch.cat([_distances(x[lost], x[rows[c]], sq[lost], sq[rows[c]]) for c in _tiles(rows.numel(), tile)],
+                          dim=1)  # each lost row is present, so itself (at 0) comes first
+            radii[short[part]] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+    return radii
 
 
 def _reduce_pairs(
@@ -251,94 +257,101 @@ def compute_dc(ctx: MetricContext) -> dict[str, float]:
 
 # --- interval replicates ------------------------------------------------------------------------
 
-def knn_replicates_fixed_radii(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torch.Tensor, k: int,
-                               tile: int, kind: str) -> dict[str, Replicates]:
-    """Precision/recall (``kind="pr"``) or density/coverage (``"dc"``) of every replicate from one distance pass.
+def knn_replicates(gen: FeatureSet, real: FeatureSet, wg: torch.Tensor, wr: torch.Tensor, k: int, tile: int,
+                   kind: str, own_radii: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Precision/recall (``kind="pr"``) or density/coverage (``"dc"``) of the samples each replicate keeps.
 
-    Each sample carries its full-sample k-NN radius, and a replicate re-weights samples (the
-    jackknife's 0/1 weights drop a group of each side). Per tile, the 0/1 matrices "inside this real
-    ball" / "inside this generated ball" are multiplied by the ``n × G`` weight matrices, so every
-    replicate's counts come out of the same distances: O(N²·(d + G)) in all, instead of one distance
-    pass per replicate. Density's radius correction (:func:`_density_radius_correction`) takes its
-    pairs from the same pass. The centre is left to the caller (NaN).
+    ``wg``/``wr`` are ``R × n`` 0/1 rows (:func:`resample_pr`: the jackknife's, then half-samples). A
+    replicate with ``own_radii`` (a bool per row; all by default) is the metric computed afresh on its
+    kept samples: every kept sample's k-NN radius counts only kept neighbours (read from the side's
+    :func:`neighbour_table`). One without keeps every sample's full-sample radius, except for density,
+    which always takes the kept samples' radii (with fixed radii its jackknife interval covered 86–90 %
+    at d = 64, N = 320, against 92.5–97.5 % with them). All replicates come from one distance
+    pass: per tile, the 0/1 "inside this ball" matrices at the full-sample radii are multiplied by the
+    ``n × R`` weights, and the pass keeps the few (generated, real, distance) triples that lie between
+    a ball's full-sample radius and its longest replicate radius (:class:`_Annulus`); each replicate's
+    counts are then corrected from those triples alone. Past :data:`ANNULUS_PAIR_CAP` triples each
+    replicate is computed directly on its kept samples instead. Returns ``{key: R values (float64)}``.
     """
     import torch
 
     xg = gen.features
     xr = real.features.to(xg.device)
     dtype = torch.float32 if xg.dtype != torch.float64 else torch.float64
-    wg_t = wg.T.to(xg.device, dtype)  # n_gen × G
-    wr_t = wr.T.to(xg.device, dtype)
-    # Density re-tests the balls whose k-NN lose a member, from a longer neighbour list; the radii are its column k.
-    table = neighbour_table(real, 4 * k + 9, tile)
-    table = (table[0].to(xg.device), table[1].to(xg.device))
-    real_radii = table[0][:, k]
-    gen_radii = side_radii(gen, k, tile) if kind == "pr" else None
-    by_gen = torch.zeros(xg.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # real balls holding gen i
-    by_real = torch.zeros(xr.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # gen balls / gen near real j
-    if kind == "dc":
-        new_radii = _replicate_radii(xr, wr.to(xg.device), real_radii, k, tile, table)
-        annulus = _Annulus(torch.minimum(real_radii, new_radii.min(dim=0).values),
-                           torch.maximum(real_radii, new_radii.max(dim=0).values), ANNULUS_PAIR_CAP)
+    wg, wr = wg.to(xg.device), wr.to(xg.device)
+    real_full = side_radii(real, k, tile).to(xg.device)
+    own = own_radii.tolist() if own_radii is not None else [True] * wg.shape[0]
+    real_new = _replicate_radii(xr, wr, own if kind == "pr" else [True] * len(own), k, tile,
+                                _device_table(real, k, tile, xg.device))
+    gen_full = side_radii(gen, k, tile) if kind == "pr" else None
+    gen_new = _replicate_radii(xg, wg, own, k, tile, _device_table(gen, k, tile, xg.device)) if kind == "pr" else None
+    closed = kind == "pr"  # precision/recall count a sample at exactly the radius as inside (``<=``)
+    balls_real = _Annulus(real_full, real_new.max(dim=0).values, ANNULUS_PAIR_CAP, axis=1)
+    balls_gen = _Annulus(gen_full, gen_new.max(dim=0).values, ANNULUS_PAIR_CAP, axis=0) if closed else None
+    wg_t, wr_t = wg.T.to(dtype), wr.T.to(dtype)  # n × R
+    by_gen = torch.zeros(xg.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # kept real balls holding gen i
+    by_real = torch.zeros(xr.shape[0], wg_t.shape[1], dtype=dtype, device=xg.device)  # kept gen balls / gen in ball j
 
     def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
-        if kind == "pr":
-            by_gen[rows] += (d <= real_radii[None, cols]).to(dtype) @ wr_t[cols]
-            by_real[cols] += (d <= gen_radii[rows, None]).to(dtype).T @ wg_t[rows]
-        else:
-            inside = (d < real_radii[None, cols]).to(dtype)
-            by_gen[rows] += inside @ wr_t[cols]
-            by_real[cols] += inside.T @ wg_t[rows]
-            annulus.add(rows, cols, d)
+        in_real = _inside(d, real_full[None, cols], closed).to(dtype)
+        by_gen[rows] += in_real @ wr_t[cols]
+        in_gen = in_real if not closed else _inside(d, gen_full[rows, None], closed).to(dtype)
+        by_real[cols] += in_gen.T @ wg_t[rows]
+        balls_real.add(rows, cols, d)
+        if balls_gen is not None:
+            balls_gen.add(rows, cols, d)
 
     _reduce_pairs(xg, xr, tile, on_tile)
-    if kind == "dc":
-        _density_radius_correction(xg, xr, wr.to(xg.device), real_radii, new_radii, annulus, tile, by_gen)
-    mass_g, mass_r = wg_t.sum(dim=0), wr_t.sum(dim=0)
+    if balls_real.overflow or (balls_gen is not None and balls_gen.overflow):
+        return _replicates_directly(xg, xr, wg, wr, gen_new, real_new, real_full, own, k, tile, kind)
+    _correct(balls_real, real_full, real_new, closed, wg, wr, by_gen, by_real if kind == "dc" else None, own)
+    if balls_gen is not None:
+        _correct(balls_gen, gen_full, gen_new, closed, wg, wr, None, by_real, own)
+    mass_g, mass_r = wg_t.double().sum(dim=0), wr_t.double().sum(dim=0)
     if kind == "pr":
-        first = (wg_t * (by_gen > 0)).sum(dim=0) / mass_g
-        second = (wr_t * (by_real > 0)).sum(dim=0) / mass_r
-        keys = ("precision", "recall")
-    else:
-        first = (wg_t * by_gen).sum(dim=0) / (k * mass_g)
-        second = (wr_t * (by_real > 0)).sum(dim=0) / mass_r
-        keys = ("density", "coverage")
-    return {key: Replicates(v.double().cpu().numpy(), float("nan")) for key, v in zip(keys, (first, second))}
+        return {"precision": (wg_t * (by_gen > 0)).double().sum(dim=0) / mass_g,
+                "recall": (wr_t * (by_real > 0)).double().sum(dim=0) / mass_r}
+    return {"density": (wg_t.double() * by_gen.double()).sum(dim=0) / (k * mass_g),
+            "coverage": (wr_t * (by_real > 0)).double().sum(dim=0) / mass_r}
 
 
-#: Most (generated, real, distance) triples that density's radius correction keeps (12 bytes each
-#: in float32, 600 MB at the cap); past it the correction re-tests the changed balls once per replicate.
+def _inside(d: torch.Tensor, radii: torch.Tensor, closed: bool) -> torch.Tensor:
+    return d <= radii if closed else d < radii
+
+
+def _device_table(fs: FeatureSet, k: int, tile: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    values, indices = neighbour_table(fs, k + 1, tile)
+    return values.to(device), indices.to(device)
+
+
+#: Most (generated, real, distance) triples a ball annulus keeps (12 bytes each in float32, 600 MB at
+#: the cap); past it the replicates are computed directly on their kept samples.
 ANNULUS_PAIR_CAP = 50_000_000
 
 
-def _replicate_radii(xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor, k: int, tile: int,
+def _replicate_radii(x: torch.Tensor, w: torch.Tensor, own: list[bool], k: int, tile: int,
                      table: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """``G × n_real``: each real ball's k-NN radius among the real samples each replicate keeps.
-
-    From the neighbour list ``table`` (:func:`radii_among`), or the kept rows' exact :func:`knn_radii`
-    when the list runs out; a ball the replicate leaves out keeps its full-sample radius (it weighs 0).
-    """
-    import torch
-
-    out = radii.expand(wr.shape[0], -1).clone()
-    for b in range(wr.shape[0]):
-        kept = wr[b] > 0
-        new = radii_among(table, kept, k)
-        rows = torch.nonzero(kept).squeeze(1)
-        if new is None:
-            new = knn_radii(xr[rows], k, tile)
-        out[b, rows] = new
+    """``R × n``: each sample's k-NN radius among the samples replicate b keeps (:func:`radii_among`)
+    where ``own[b]``; its full-sample radius elsewhere (and where b leaves it out: it weighs 0 there)."""
+    out = table[0][:, k].expand(w.shape[0], -1).clone()
+    for b in range(w.shape[0]):
+        if not own[b]:
+            continue
+        present = w[b] > 0
+        out[b, present] = radii_among(table, present, k, x, tile)
     return out
 
 
 class _Annulus:
-    """The (generated i, real j, distance) triples with ``lower[j] <= d < upper[j]``, gathered tile by tile.
+    """The (generated i, real j, distance) triples with ``lower <= d <= upper`` of the ball they concern,
+    gathered tile by tile: the balls are the real samples' (``axis=1``, bounds indexed by column j) or
+    the generated samples' (``axis=0``, by row i).
 
     Stops gathering (``overflow``) once there would be more than ``cap`` of them.
     """
 
-    def __init__(self, lower: torch.Tensor, upper: torch.Tensor, cap: int) -> None:
-        self.lower, self.upper, self.cap = lower, upper, cap
+    def __init__(self, lower: torch.Tensor, upper: torch.Tensor, cap: int, axis: int) -> None:
+        self.lower, self.upper, self.cap, self.axis = lower, upper, cap, axis
         self.active = bool((lower < upper).any())
         self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.count, self.overflow = 0, False
@@ -348,8 +361,9 @@ class _Annulus:
 
         if not self.active or self.overflow:
             return
-        hit = (d >= self.lower[None, cols]) & (d < self.upper[None, cols])
-        gi, rj = torch.nonzero(hit, as_tuple=True)
+        lower, upper = ((self.lower[None, cols], self.upper[None, cols]) if self.axis == 1
+                        else (self.lower[rows, None], self.upper[rows, None]))
+        gi, rj = torch.nonzero((d >= lower) & (d <= upper), as_tuple=True)
         if gi.numel() == 0:
             return
         self.count += gi.numel()
@@ -368,87 +382,97 @@ class _Annulus:
         return gi, rj, d
 
 
-def _density_radius_correction(xg: torch.Tensor, xr: torch.Tensor, wr: torch.Tensor, radii: torch.Tensor,
-                               new_radii: torch.Tensor, annulus: _Annulus, tile: int, by_gen: torch.Tensor) -> None:
-    """Density counts of each replicate with the real radii *it* would have (``by_gen`` updated in place).
+def _correct(annulus: _Annulus, full: torch.Tensor, new: torch.Tensor, closed: bool, wg: torch.Tensor,
+             wr: torch.Tensor, by_gen: torch.Tensor | None, by_real: torch.Tensor | None, real_rows: list[bool]) -> None:
+    """Each replicate's counts with the radii *it* gives the balls of ``annulus`` (updated in place).
 
-    Density depends on the radii much more than precision or coverage do (measured at d = 64,
-    N = 320: with fixed radii its interval covered 86–90 % instead of 95 %). A replicate that drops
-    a group lengthens the radius of every kept real sample whose k nearest neighbours lose a member
-    (about 1 − (1 − 1/G)^k of them); ``new_radii`` (:func:`_replicate_radii`) holds every replicate's
-    radii. Only a pair whose distance lies between ball j's full-sample radius and its replicate
-    radius changes its indicator ``d < radius``, so the main pass gathered the pairs in
-    [min over replicates, max over replicates) of ball j (``annulus``) and each replicate's correction
-    is a scatter over them. Had they been too many, the balls that change in each replicate are
-    re-tested against every generated sample, one distance pass per replicate.
+    Only a pair whose distance lies between its ball's full-sample radius and the replicate's radius
+    changes its indicator, and the annulus holds every such pair. ``by_gen`` (kept real balls holding
+    generated sample i) is weighted by the real side's weights, ``by_real`` (generated samples in real
+    ball j, or kept generated balls holding real sample j) by the generated side's, in the rows
+    ``real_rows`` allows (coverage keeps full-sample radii in the others while density moves them).
     """
+    triples = annulus.triples()
+    if triples is None:
+        return
+    gi, rj, d = triples
+    ball = rj if annulus.axis == 1 else gi
+    dtype = (by_gen if by_gen is not None else by_real).dtype
+    before = _inside(d, full[ball], closed).to(dtype)
+    for b in range(new.shape[0]):
+        change = _inside(d, new[b, ball], closed).to(dtype) - before
+        if not bool(change.any()):
+            continue
+        if by_gen is not None:
+            by_gen[:, b].index_add_(0, gi, change * wr[b, rj].to(dtype))
+        if by_real is not None and real_rows[b]:
+            by_real[:, b].index_add_(0, rj, change * wg[b, gi].to(dtype))
+
+
+def _replicates_directly(xg: torch.Tensor, xr: torch.Tensor, wg: torch.Tensor, wr: torch.Tensor,
+                         gen_new: torch.Tensor | None, real_new: torch.Tensor, real_full: torch.Tensor,
+                         own: list[bool], k: int, tile: int, kind: str) -> dict[str, torch.Tensor]:
+    """Each replicate's metric on its kept samples, one distance pass per replicate (when the annulus
+    would hold too many triples: many samples at almost the same distance, such as duplicated images)."""
     import torch
 
-    dtype = by_gen.dtype
-    if not annulus.overflow:
-        triples = annulus.triples()
-        if triples is None:
-            return
-        gi, rj, d = triples
-        before = (d < radii[rj]).to(dtype)
-        for b in range(wr.shape[0]):
-            delta = (d < new_radii[b, rj]).to(dtype) - before
-            by_gen[:, b].index_add_(0, gi, delta * wr[b, rj].to(dtype))
-        return
-    g_sq = _sq_norms(xg)
-    for b in range(wr.shape[0]):
-        rows = torch.nonzero(wr[b] > 0).squeeze(1)
-        new = new_radii[b, rows]
-        moved = new != radii[rows]
-        changed, new_radius = rows[moved], new[moved]
-        for cols in _tiles(changed.numel(), tile):
-            part = changed[cols]
-            d = _distances(xg, xr[part], g_sq, _sq_norms(xr[part]))
-            delta = (d < new_radius[cols][None, :]).to(dtype) - (d < radii[part][None, :]).to(dtype)
-            by_gen[:, b] += delta @ wr[b, part].to(dtype)
+    keys = ("precision", "recall") if kind == "pr" else ("density", "coverage")
+    out = {key: torch.empty(wg.shape[0], dtype=torch.float64, device=xg.device) for key in keys}
+    for b in range(wg.shape[0]):
+        kg, kr = wg[b] > 0, wr[b] > 0
+        if kind == "pr":
+            values = precision_recall(xg[kg], xr[kr], k, tile, gen_new[b, kg], real_new[b, kr])
+        else:
+            values = density_coverage(xg[kg], xr[kr], k, tile, real_new[b, kr])
+            if not own[b]:
+                values = (values[0], density_coverage(xg[kg], xr[kr], k, tile, real_full[kr])[1])
+        for key, value in zip(keys, values):
+            out[key][b] = value
+    return out
 
 
-def _check_kept(rs: Resample, k: int, name: str) -> None:
-    """A replicate must keep more than k samples on each side (a one-line error for tiny runs with --ci)."""
-    for side, w in (("generated", rs.gen), ("real", rs.real)):
-        kept = int((w > 0).sum(dim=1).min()) if w is not None else k + 1
+def _check_kept(halves: dict[str, torch.Tensor], k: int, name: str) -> None:
+    """Each half-sample must keep more than k samples of each side (a one-line error for tiny runs with --ci)."""
+    for side, w in halves.items():
+        kept = int((w > 0).sum(dim=1).min())
         if kept <= k:
-            raise GanEvalError(f"{name} intervals need more than k={k} {side} samples left after the jackknife "
-                               f"leaves out a group, got {kept}: use more samples, or drop {name} from the metrics "
-                               "when asking for intervals")
+            raise GanEvalError(f"{name} intervals need more than k={k} {side} samples in each half-sample, got "
+                               f"{kept}: use more samples, or drop {name} from the metrics when asking for intervals")
 
 
-#: Where the fixed-radius jackknife was measured to under-state the k-NN metrics' spread: at N = 10,000,
-#: d = 2048 (iso) its sd was 0.53–0.75 of the true one; at N = 2,000 it was 0.79–1.12 (benchmarks/README.md, §7).
-NARROW_FROM_N, NARROW_FROM_DIM = 5_000, 512
+def _resample(ctx: MetricContext, rs: Resample, k: int, kind: str, name: str) -> dict[str, Replicates]:
+    """The jackknife's replicates at full-sample radii, then complementary half-samples of its groups
+    with their own radii (both sides always resampled); the interval takes the larger variance."""
+    import torch
 
+    from gan_eval.metrics.resampling import half_samples
 
-def warn_when_narrow(n: int, dim: int, name: str) -> None:
-    """Warn that k-NN intervals are likely too narrow at large N in high dimension (measured, not yet fixed)."""
-    import warnings
-
-    if n >= NARROW_FROM_N and dim >= NARROW_FROM_DIM:
-        warnings.warn(f"{name} intervals at N={n}, d={dim} are likely too narrow: at N=10,000, d=2048 the "
-                      f"jackknife's spread was 0.53-0.75 of the true one (fixed k-NN radii); read them as a "
-                      f"lower bound")
+    if rs.gen is None or rs.real is None:
+        raise ValueError(f"{name} replicates resample both sides")
+    halves = {"generated": half_samples(rs.gen), "real": half_samples(rs.real)}
+    _check_kept(halves, k, name)
+    groups = rs.gen.shape[0]
+    own = torch.arange(groups + halves["generated"].shape[0]) >= groups
+    values = knn_replicates(ctx.gen, ctx.real, torch.cat([rs.gen, halves["generated"]]),
+                            torch.cat([rs.real, halves["real"]]), k, ctx.options.tile, kind, own)
+    return {key: Replicates(v.cpu().numpy(), float("nan"), half_sample_groups=groups) for key, v in values.items()}
 
 
 def resample_pr(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
-    _check_kept(rs, ctx.options.pr_k, "precision/recall")
-    warn_when_narrow(min(ctx.gen.n, ctx.real.n), ctx.gen.features.shape[1], "precision/recall")
-    return knn_replicates_fixed_radii(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.pr_k, ctx.options.tile, "pr")
+    """Precision/recall of complementary half-samples (:func:`gan_eval.metrics.resampling.half_samples`)."""
+    return _resample(ctx, rs, ctx.options.pr_k, "pr", "precision/recall")
 
 
 def resample_dc(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
-    _check_kept(rs, ctx.options.dc_k, "density/coverage")
-    warn_when_narrow(min(ctx.gen.n, ctx.real.n), ctx.gen.features.shape[1], "density/coverage")
-    return knn_replicates_fixed_radii(ctx.gen, ctx.real, rs.gen, rs.real, ctx.options.dc_k, ctx.options.tile, "dc")
+    """Density/coverage of complementary half-samples (:func:`gan_eval.metrics.resampling.half_samples`)."""
+    return _resample(ctx, rs, ctx.options.dc_k, "dc", "density/coverage")
 
 
 #: Shared by the k-NN metrics and KID.
 TILE_OPTION = MetricOption("tile", DEFAULT_TILE, "rows per distance/kernel tile (bounds memory)")
-_KNN_NOTE = ("delete-a-group jackknife, both sides; each sample keeps its full-sample k-NN radius (density: "
-             "radii corrected where a neighbour is left out); point ± t·sd")
+_KNN_NOTE = ("the larger of two variances, both sides: the delete-a-group jackknife at full-sample k-NN radii "
+             "(density: the kept samples' radii), and complementary half-samples of its groups with their own radii "
+             "(delete-d jackknife, d = N/2); point ± t·sd")
 
 PR = MetricSpec(
     name="pr",
