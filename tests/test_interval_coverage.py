@@ -8,7 +8,7 @@ is conservative for the degenerate (second-order) part of a statistic, so at the
 rates of 96–100 % are expected (benchmarks/README.md); what bounds that from above here is the
 interval's width: its sd estimate (half-width / t) may exceed the Monte-Carlo sd by at most 90 %
 (√2 ≈ 1.41 is the jackknife's limit when the second-order part dominates; measured here: up to
-1.53 for FID and 1.77 for the coverage metric, whose values at N = 48 take few distinct levels).
+1.53 for FID and 1.79 for the coverage metric, whose values at N = 48 take few distinct levels).
 Seeds are fixed, so the test is deterministic.
 """
 

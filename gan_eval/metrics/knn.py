@@ -459,12 +459,12 @@ def _resample(ctx: MetricContext, rs: Resample, k: int, kind: str, name: str) ->
 
 
 def resample_pr(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
-    """Precision/recall of complementary half-samples (:func:`gan_eval.metrics.resampling.half_samples`)."""
+    """Precision/recall of the jackknife and complementary half-samples (:func:`_resample`)."""
     return _resample(ctx, rs, ctx.options.pr_k, "pr", "precision/recall")
 
 
 def resample_dc(ctx: MetricContext, rs: Resample) -> dict[str, Replicates]:
-    """Density/coverage of complementary half-samples (:func:`gan_eval.metrics.resampling.half_samples`)."""
+    """Density/coverage of the jackknife and complementary half-samples (:func:`_resample`)."""
     return _resample(ctx, rs, ctx.options.dc_k, "dc", "density/coverage")
 
 
