@@ -1,5 +1,6 @@
-"""How replicates are drawn: the delete-a-group jackknife's weights (and the bootstrap counts the
-audit and per-class workflows still draw), as 0/1 or count weights per sample.
+"""How replicates are drawn: the delete-a-group jackknife's weights, the complementary half-samples
+made of its groups (the k-NN metrics), and the bootstrap counts the audit and per-class workflows
+still draw, as 0/1 or count weights per sample; and how their variance is read.
 
 Below both :mod:`gan_eval.intervals` (which turns replicates into intervals) and the metric modules
 that draw replicates of their own (FID∞ widens its fit's interval by FID's jackknife variance), so
@@ -170,7 +171,7 @@ def replicate_variance(values: np.ndarray, half_sample_groups: int | None) -> tu
     larger of :func:`jackknife_variance` and :func:`half_sample_variance` (with its dof) is returned.
     Each under-states the spread where the other does not: the jackknife where a statistic hangs on
     order statistics that deleting 1/G of a sample barely moves (k-NN radii at large N in high
-    dimension), half-samples where the variance falls faster than 1/N between N/2 and N (small N).
+    dimension), half-samples where the variance falls more slowly than 1/N between N/2 and N (small N).
     """
     values = np.asarray(values)
     if half_sample_groups is None:
