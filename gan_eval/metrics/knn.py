@@ -169,11 +169,6 @@ def inside_any(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor
     return inside
 
 
-def fraction_inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, tile: int = DEFAULT_TILE) -> float:
-    """Share of ``queries`` within distance ``<=`` the radius of at least one centre."""
-    return float(inside_any(queries, centres, radii, tile).double().mean())
-
-
 def precision_recall_per_sample(
     features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 3, tile: int = DEFAULT_TILE,
     gen_radii: torch.Tensor | None = None, real_radii: torch.Tensor | None = None,
@@ -197,12 +192,11 @@ def precision_recall(features_gen: torch.Tensor, features_real: torch.Tensor, k:
 
 def density_coverage_per_sample(
     features_gen: torch.Tensor, features_real: torch.Tensor, k: int = 5, tile: int = DEFAULT_TILE,
-    real_weights: torch.Tensor | None = None, real_radii: torch.Tensor | None = None,
+    real_radii: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per generated sample: how many real balls hold it (float64); per real sample: is its ball covered.
 
-    Density is ``counts.mean() / k`` and coverage ``covered.mean()``. ``real_weights`` counts each real
-    ball that many times (a bootstrap resample drawing a point twice).
+    Density is ``counts.mean() / k`` and coverage ``covered.mean()``.
     """
     import torch
 
@@ -212,10 +206,7 @@ def density_coverage_per_sample(
 
     def on_tile(rows: slice, cols: slice, d: torch.Tensor) -> None:
         inside = d < real_radii[None, cols]
-        if real_weights is None:
-            counts[rows] += inside.sum(dim=1, dtype=torch.float64)
-        else:
-            counts[rows] += inside.to(torch.float64) @ real_weights[cols].to(torch.float64)
+        counts[rows] += inside.sum(dim=1, dtype=torch.float64)
         nearest_gen[cols] = torch.minimum(nearest_gen[cols], d.min(dim=0).values)
 
     _reduce_pairs(features_gen, features_real, tile, on_tile)
