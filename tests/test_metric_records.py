@@ -143,7 +143,7 @@ OLD_SPECS = {
     "pr": (("precision", "recall"), True, True, False, True, "Kynkaanniemi 2019, k=3, inside when distance <= radius"),
     "dc": (("density", "coverage"), True, True, False, True, "Naeem 2020, k=5, inside when distance < radius"),
     "fid_inf": (("fid_inf",), True, True, False, False,
-                "Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted linearly against 1/N, "
+                "Chong & Forsyth 2020: FID of 15 random subsets (max(20% of N, d+1) to N) fitted linearly against 1/N, "
                 "intercept (with real features, both sides subsampled); interval from the fit, widened by FID's "
                 "jackknife variance when real features are at hand"),
     "is_inf": (("is_inf",), False, False, True, False,

@@ -3,7 +3,8 @@
 FID and IS computed from N samples are biased, and the bias is (to first order) linear in 1/N. Both
 are therefore computed on random subsets of the generated samples at several sizes N₁ < … < N_k ≤ N,
 a straight line is fitted to value against 1/N, and its intercept (1/N → 0) is the estimate for an
-infinite sample. When the real features are at hand the real side is subsampled at the same
+infinite sample. FID's subsets hold more samples than dimensions (:func:`smallest_fid_subset`): below
+that FID is far from linear in 1/N, and FID∞ refuses fewer than 2(d + 1) samples per side. When the real features are at hand the real side is subsampled at the same
 fraction, so the intercept's target is the population FID (both sides' bias is ∝ 1/N); from a
 statistics file the real side is used in full, as in the paper, and keeps its own bias.
 
@@ -20,7 +21,6 @@ comparison does not support them.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 DEFAULT_POINTS = 15
 DEFAULT_MIN_FRACTION = 0.2  # smallest subset as a share of N (the paper: 5k of 50k = 0.1)
+#: FID∞ needs N ≥ MIN_SPAN · (d + 1): subsets from d + 1 to N span a factor MIN_SPAN in 1/N.
+MIN_SPAN = 2.0
 
 
 @dataclass
@@ -69,6 +71,26 @@ def subset_sizes(n: int, points: int = DEFAULT_POINTS, min_fraction: float = DEF
     if n - low + 1 < 3:
         raise GanEvalError(f"FID∞/IS∞ need subsets of at least 3 different sizes; {n} samples are too few")
     return sorted({round(float(s)) for s in np.linspace(low, n, min(points, n - low + 1))})
+
+
+def smallest_fid_subset(n: int, dim: int, n_real: int | None = None) -> int:
+    """The smallest generated subset FID∞ may fit: one whose covariances (both sides') are of full rank.
+
+    FID is close to linear in 1/N only while N > d: at d = 256 the paper's smallest subset (N/5) put
+    the population FID outside the interval in 10–12 % of draws at N = 1,000 and in 61–100 % at N = 640,
+    while fitting subsets of more than d samples covered it at N = 640 as at 2,500
+    (benchmarks/README.md §7). Chong & Forsyth's 5,000 of 50,000 at d = 2048 are in that regime. Raises
+    :class:`GanEvalError` when either side has fewer than :data:`MIN_SPAN` · (d + 1) samples: the fit
+    would have too little span in 1/N to extrapolate from.
+    """
+    need = math.ceil(MIN_SPAN * (dim + 1))
+    if min(n, n_real or n) < need:
+        raise GanEvalError(
+            f"FID∞ needs at least {need} samples per side for {dim}-dimensional features (got {n} generated"
+            f"{f', {n_real} real' if n_real else ''}): it extrapolates FID of subsets larger than d against 1/N, "
+            f"and below d samples FID is not linear in 1/N (report fid, compared at equal N, instead)")
+    # With the real side subsampled at the same fraction its subsets must exceed d as well.
+    return math.ceil((dim + 1) * max(1.0, n / n_real if n_real else 1.0))
 
 
 def _fit(sizes: list[int], values: list[float], level: float) -> InfinityFit:
@@ -104,10 +126,8 @@ def fid_infinity(
     from gan_eval.statistics import FeatureStats
 
     n, dim = features_gen.shape
-    sizes = subset_sizes(n, points, min_fraction, floor=2)
-    if sizes[0] <= dim:
-        warnings.warn(f"FID∞: the smallest subset ({sizes[0]}) has no more samples than dimensions ({dim}); "
-                      f"the 1/N law does not hold there and FID∞ is unreliable (≥ {5 * (dim + 1)} samples recommended)")
+    floor = smallest_fid_subset(n, dim, None if features_real is None else features_real.shape[0])
+    sizes = subset_sizes(n, points, min_fraction, floor=floor)
     generator = torch.Generator().manual_seed(seed)
     mu_r = real.mean.to(features_gen.device)
     cov_r = real.cov.to(features_gen.device)
@@ -222,7 +242,7 @@ FID_INF = MetricSpec(
     needs=("features",),
     options=_OPTIONS,
     aliases=("fid_infinity",),
-    convention="Chong & Forsyth 2020: FID of 15 random subsets (20-100% of N) fitted linearly against 1/N, "
+    convention="Chong & Forsyth 2020: FID of 15 random subsets (max(20% of N, d+1) to N) fitted linearly against 1/N, "
                "intercept (with real features, both sides subsampled); interval from the fit, widened by FID's "
                "jackknife variance when real features are at hand",
     interval_note=_NOTE,
