@@ -4,9 +4,10 @@ FID and IS computed from N samples are biased, and the bias is (to first order) 
 are therefore computed on random subsets of the generated samples at several sizes N₁ < … < N_k ≤ N,
 a straight line is fitted to value against 1/N, and its intercept (1/N → 0) is the estimate for an
 infinite sample. FID's subsets hold more samples than dimensions (:func:`smallest_fid_subset`): below
-that FID is far from linear in 1/N, and FID∞ refuses fewer than 2(d + 1) samples per side. When the real features are at hand the real side is subsampled at the same
-fraction, so the intercept's target is the population FID (both sides' bias is ∝ 1/N); from a
-statistics file the real side is used in full, as in the paper, and keeps its own bias.
+that FID is far from linear in 1/N, and FID∞ refuses fewer than 2(d + 1) samples per side. When the
+real features are at hand the real side is subsampled at the same fraction, so the intercept's target
+is the population FID (both sides' bias is ∝ 1/N); from a statistics file the real side is used in
+full, as in the paper, and keeps its own bias.
 
 The interval is the fit's: intercept ± t(k−2) × standard error of the intercept
 (``scipy.stats.linregress``); for FID∞ with the real features at hand, widened by FID's sampling
@@ -137,16 +138,11 @@ def fid_infinity(
         subset = FeatureStats.from_features(features_gen[index])
         if features_real is not None:
             n_real = features_real.shape[0]
-            take = max(2, round(size * n_real / n))
-            real_index = torch.randperm(n_real, generator=generator)[:take].to(features_real.device)
-            real_subset = FeatureStats.from_features(features_real[real_index].to(features_gen.device))
+            real_index = torch.randperm(n_real, generator=generator)[:round(size * n_real / n)]
+            real_subset = FeatureStats.from_features(
+                features_real[real_index.to(features_real.device)].to(features_gen.device))
             mu_r, cov_r = real_subset.mean, real_subset.cov
-            # Subsets with no more samples than dimensions take FID's exact form from the features
-            # (frechet_distance decides): their covariances are singular.
-            pair = (features_gen[index], features_real[real_index].to(features_gen.device))
-        else:
-            pair = (None, None)
-        values.append(frechet_distance(subset.mean, subset.cov, mu_r, cov_r, *pair)[0])
+        values.append(frechet_distance(subset.mean, subset.cov, mu_r, cov_r)[0])
     return _fit(sizes, values, level)
 
 
