@@ -9,7 +9,8 @@ rates of 96–100 % are expected (benchmarks/README.md); what bounds that from a
 interval's width: its sd estimate (half-width / t) may exceed the Monte-Carlo sd by at most 90 %
 (√2 ≈ 1.41 is the jackknife's limit when the second-order part dominates; measured here: up to
 1.53 for FID and 1.79 for the coverage metric, whose values at N = 48 take few distinct levels).
-Seeds are fixed, so the test is deterministic.
+FID∞'s interval targets the population value instead: it must cover the closed-form FID in at least
+90 % of draws. Seeds are fixed, so the test is deterministic.
 """
 
 from __future__ import annotations
@@ -77,3 +78,33 @@ def test_intervals_cover_the_mean_of_the_estimator_at_n(setting, dim, n):
     for key in rates:
         assert rates[key] >= 0.89, (key, rates, widths)
         assert widths[key] <= 1.9, (key, rates, widths)
+
+
+def _population_fid(setting: str, dim: int) -> float:
+    """The closed-form FID of :func:`_draw`'s two Gaussians (diagonal covariances)."""
+    k = np.arange(1, dim + 1, dtype=np.float64)
+    if setting == "iso":
+        return dim * 0.05**2
+    return float((0.01 / k).sum() + ((np.sqrt((1 + 0.2 * np.cos(k)) / k) - np.sqrt(1 / k)) ** 2).sum())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["power", "iso"])
+@pytest.mark.parametrize("n", [66, 160])
+def test_fid_inf_interval_covers_the_population_fid(setting, n):
+    # Issue 13 asks for at least 90 %. N = 66 is the fewest FID∞ accepts at d = 32, 2(d + 1); there the
+    # paper's smallest subset (N/5 = 14 samples in 32 dimensions) covered 65 % in the iso case (95 % with
+    # the power-law spectrum, whose effective dimension is small). Measured here: 96-98 %.
+    import torch
+
+    dim, truth, covered = 32, _population_fid(setting, 32), []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for index in range(DRAWS):
+            result = gan_eval.evaluate_features(*_draw(setting, dim, n, index), "fid_inf", seed=index, device="cpu")
+            low, high = result.ci["fid_inf"]
+            covered.append(low <= truth <= high)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.mean(covered) >= 0.90, np.mean(covered)
