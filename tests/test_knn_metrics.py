@@ -107,4 +107,3 @@ def test_one_neighbour_pass_per_side_serves_points_and_replicates(monkeypatch):
         assert result.metrics[key] == pytest.approx(value, abs=1e-12), key
         lo, hi = result.ci[key]
         assert lo < value < hi, key
-
