@@ -55,6 +55,30 @@ def test_is_infinity_approaches_the_population_score():
     assert err_small < 0 and abs(err_inf) < abs(err_small) / 3, (err_inf, err_small)
 
 
+def test_is_infinity_interval_adds_the_jackknife_of_its_own_intercept():
+    # Recomputed directly: the same subsets less each deleted group, each line fitted against the sizes kept.
+    from scipy import stats
+
+    from gan_eval.metrics.resampling import jackknife_variance, make_resample
+
+    logits = torch.from_numpy(np.random.default_rng(3).normal(size=(300, 9)) * 2)
+    fit, bare = is_infinity(logits, seed=4, points=6, groups=5), is_infinity(logits, seed=4, points=6, groups=0)
+    assert fit.value == bare.value and fit.sizes == bare.sizes
+    weights = make_resample(300, None, 5, 4, logits.device).gen
+    generator = torch.Generator().manual_seed(4)
+    subsets = [torch.randperm(300, generator=generator)[:size] for size in fit.sizes]
+    intercepts = []
+    for g in range(5):
+        kept = [index[weights[g, index] > 0] for index in subsets]
+        scores = [inception_score(logits[index], splits=1, shuffle=False)[0] for index in kept]
+        intercepts.append(stats.linregress([1 / len(index) for index in kept], scores).intercept)
+    t = stats.t.ppf(0.975, len(fit.sizes) - 2)
+    se_fit = (bare.interval[1] - bare.interval[0]) / (2 * t)
+    half = t * math.sqrt(se_fit**2 + jackknife_variance(np.array(intercepts)))
+    assert fit.interval == pytest.approx([fit.value - half, fit.value + half], rel=1e-9)
+    assert half > 1.5 * (bare.interval[1] - bare.interval[0]) / 2  # the data's variance is not negligible
+
+
 def test_subset_sizes_and_too_few_samples():
     assert subset_sizes(100, 5) == [20, 40, 60, 80, 100]
     with pytest.raises(GanEvalError):

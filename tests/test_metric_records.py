@@ -147,7 +147,8 @@ OLD_SPECS = {
                 "intercept (with real features, both sides subsampled); interval from the fit, widened by FID's "
                 "jackknife variance when real features are at hand"),
     "is_inf": (("is_inf",), False, False, True, False,
-               "Chong & Forsyth 2020: one-split IS of 15 subsets fitted against 1/N"),
+               "Chong & Forsyth 2020: one-split IS of 15 subsets fitted against 1/N; interval from the fit, "
+               "widened by the intercept's jackknife variance (10 groups, subsets fixed)"),
 }
 OLD_OPTIONS = {"seed": 2020, "is_splits": 10, "kid_subsets": 100, "kid_subset_size": 1000, "pr_k": 3, "dc_k": 5,
                "tile": 4096, "infinity_points": 15, "infinity_level": 0.95}

@@ -61,18 +61,18 @@ def compute(ctx: MetricContext) -> dict[str, float]:
     return {"is_mean": mean, "is_std": std}
 
 
-def is_replicates(gen: FeatureSet, wg: torch.Tensor, splits: int, seed: int) -> dict[str, Replicates]:
-    """IS of each replicate (rows of weights ``wg``), every sample in the split of the full run.
+def split_score_replicates(logits: torch.Tensor, weights: torch.Tensor, splits: int, seed: int) -> torch.Tensor:
+    """IS of each replicate (rows of ``weights``, ``G × n``) of ``N×C`` logits, every sample in the split of the full run.
 
     Per split, p(y) and the mean KL divergence are weighted by the replicate's weights; all
-    replicates at once (one ``G × n_split`` product per split).
+    replicates at once (one ``G × n_split`` product per split). Returns the ``G`` scores (float64).
     """
     import torch
 
-    n = gen.logits.shape[0]
-    order = torch.as_tensor(np.random.RandomState(seed).permutation(n), device=gen.logits.device)
-    logits = gen.logits[order].to(torch.float64)
-    w = wg[:, order].to(logits.device, torch.float64)
+    n = logits.shape[0]
+    order = torch.as_tensor(np.random.RandomState(seed).permutation(n), device=logits.device)
+    logits = logits[order].to(torch.float64)
+    w = weights[:, order].to(logits.device, torch.float64)
     p, log_p = logits.softmax(dim=1), logits.log_softmax(dim=1)
     scores = []
     for i in range(splits):
@@ -82,7 +82,12 @@ def is_replicates(gen: FeatureSet, wg: torch.Tensor, splits: int, seed: int) -> 
         log_q = ((ws @ ps) / mass).log()  # G × C
         kl = (ps * log_p[part]).sum(dim=1)[None, :] - log_q @ ps.T  # G × n_split
         scores.append(((ws * kl).sum(dim=1, keepdim=True) / mass).exp())
-    values = torch.cat(scores, dim=1).mean(dim=1)
+    return torch.cat(scores, dim=1).mean(dim=1)
+
+
+def is_replicates(gen: FeatureSet, wg: torch.Tensor, splits: int, seed: int) -> dict[str, Replicates]:
+    """IS of each replicate (rows of weights ``wg``) of the generated side (:func:`split_score_replicates`)."""
+    values = split_score_replicates(gen.logits, wg, splits, seed)
     return {"is_mean": Replicates(values.cpu().numpy(), float("nan"))}
 
 
