@@ -5,7 +5,7 @@ the loop over the metric records. How each metric is re-evaluated on a replicate
 module (the record's ``resample``, see :mod:`gan_eval.metrics.base`); what each does is stated in
 ``ci_info``.
 
-**Target.** For ``fid``, ``kid_mean``, ``is_mean``, precision, recall, density and coverage the
+**Target.** For ``fid``, ``kid_mean``, ``is_mean``, ``ppl``, precision, recall, density and coverage the
 interval covers the *mean of the estimator at the run's N*: the spread of the number over fresh
 samples of the same size, what someone comparing runs at equal N needs. No bias correction toward
 a population value is attempted (FID's finite-sample bias at d ≈ N is far larger than its spread,
