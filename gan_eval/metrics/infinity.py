@@ -161,7 +161,7 @@ def is_infinity(
     With ``groups`` ≥ 2 the interval also holds the data's sampling variance: a delete-a-group jackknife
     of the intercept itself, every replicate refitted on the same subsets less the deleted group (the
     fit's standard error sees only the subsets' scatter about the line; alone it covered the population
-    IS in 38–65 % of draws at N = 2,000–10,000, benchmarks/README.md §7). IS's replicates are cheap
+    IS in 38–73 % of draws at N = 2,000–10,000, benchmarks/README.md §7). IS's replicates are cheap
     (``groups`` weighted sums per subset); FID∞'s would be ``groups`` eigenvalue problems per subset, so
     FID∞ uses FID's variance at N instead (:func:`compute_fid_inf`).
     """
